@@ -1,0 +1,3 @@
+from libcli.cli import main
+
+main()

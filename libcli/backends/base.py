@@ -1,0 +1,99 @@
+"""The small interface every library system's backend implements.
+
+A backend is a translator between one library system and the model: it turns
+pages into model objects and model requests into HTTP. It knows nothing of
+the CLI, the config file or the keyring: it gets an httpx client (with the
+card's cookie jar), a callable that yields the PIN only when a login is
+really needed, and a dict of session state it may keep between runs.
+"""
+
+from __future__ import annotations
+
+import abc
+import importlib
+from datetime import date
+from typing import Any, Callable
+
+import httpx
+
+from libcli.errors import NotSupported
+from libcli.model import (
+    Balance, CancelResult, Card, Hold, Loan, PaymentStart, PickupLocation,
+    PlaceHoldResult, RenewResult, SearchResult,
+)
+from libcli.policy import Consortium
+
+# Backends by the registry's `backend` key, imported only when first used.
+BACKENDS = {
+    "finna": "libcli.backends.finna:FinnaBackend",
+    "webpac": "libcli.backends.webpac:WebPACBackend",
+}
+
+
+def backend_class(kind: str) -> type["Backend"]:
+    module, _, name = BACKENDS[kind].partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+class Backend(abc.ABC):
+    name: str = ""
+
+    def __init__(
+        self,
+        card: Card,
+        consortium: Consortium,
+        *,
+        client: httpx.AsyncClient,
+        pin: Callable[[], str],
+        session: dict[str, Any] | None = None,
+        today: date | None = None,
+        language: str | None = None,
+    ):
+        self.card = card
+        self.consortium = consortium
+        self.policy = consortium.policy
+        self.client = client
+        self._pin = pin
+        # Kept between runs by the caller (cookies live in the client's jar);
+        # e.g. the WebPAC patron record path. Never holds the PIN.
+        self.session: dict[str, Any] = session if session is not None else {}
+        self.today = today or date.today()
+        self.language = language
+        self.requests = 0  # counted for benchmarks
+
+    # -- reading ---------------------------------------------------------
+    @abc.abstractmethod
+    async def login(self) -> None:
+        """Log in with card number and PIN. Raises LoginRefused (exit 4)."""
+
+    @abc.abstractmethod
+    async def loans(self) -> list[Loan]: ...
+
+    @abc.abstractmethod
+    async def holds(self) -> list[Hold]: ...
+
+    @abc.abstractmethod
+    async def fees(self) -> Balance: ...
+
+    # -- acting (optional) -------------------------------------------------
+    async def renew(self, loans: list[Loan]) -> list[RenewResult]:
+        """Renew these loans in one post; one result per loan, in order."""
+        raise NotSupported(f"{self.consortium.name}: renewing online is not supported")
+
+    async def renew_all(self) -> list[RenewResult]:
+        return await self.renew(await self.loans())
+
+    async def cancel_holds(self, holds: list[Hold]) -> list[CancelResult]:
+        raise NotSupported(f"{self.consortium.name}: cancelling holds online is not supported")
+
+    async def search(self, query: str, *, limit: int = 20) -> list[SearchResult]:
+        raise NotSupported(f"{self.consortium.name}: searching is not supported")
+
+    async def pickup_locations(self, record_id: str) -> list[PickupLocation]:
+        raise NotSupported(f"{self.consortium.name}: placing holds online is not supported")
+
+    async def place_hold(self, record_id: str, pickup: str | None) -> PlaceHoldResult:
+        raise NotSupported(f"{self.consortium.name}: placing holds online is not supported")
+
+    async def start_payment(self, balance: Balance) -> PaymentStart:
+        raise NotSupported(f"{self.consortium.name}: online payment is not offered")
