@@ -10,6 +10,7 @@ really needed, and a dict of session state it may keep between runs.
 from __future__ import annotations
 
 import abc
+import asyncio
 import importlib
 from datetime import date
 from typing import Any, Callable
@@ -60,6 +61,22 @@ class Backend(abc.ABC):
         self.today = today or date.today()
         self.language = language
         self.requests = 0  # counted for benchmarks
+        self._login_lock = asyncio.Lock()
+        self._login_generation = 0
+
+    async def relogin(self, seen_generation: int | None = None) -> None:
+        """Log in once, even when several concurrent reads of one card found
+        the session expired at the same moment: the first logs in, the others
+        wait and reuse that session. Pass the `login_generation` read before
+        the request that found the login page."""
+        async with self._login_lock:
+            if seen_generation is None or seen_generation == self._login_generation:
+                await self.login()
+                self._login_generation += 1
+
+    @property
+    def login_generation(self) -> int:
+        return self._login_generation
 
     # -- reading ---------------------------------------------------------
     @abc.abstractmethod

@@ -1,0 +1,309 @@
+"""The card store: card records in a config file, PINs in the OS keyring.
+
+The config file (``cards.json`` in the config dir) holds only what is not
+secret. A PIN lives in the keyring under service ``libcli`` and the user name
+``<library>:<card number>`` (stable when a card is renamed), or comes from
+the card's ``pin_command``, whose standard output is the PIN (as msmtp's
+passwordeval and vdirsyncer's fetch do) for machines with no keyring.
+
+Every change is a locked read-modify-write with an atomic replace, so
+concurrent libcli processes never corrupt the file or lose a card.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import subprocess
+from pathlib import Path
+from typing import Any, Callable
+
+from libcli import storage
+from libcli.errors import ConfigError, NoKeyringError, PinError, UsageError
+from libcli.model import Card
+
+SERVICE = "libcli"
+CONFIG_VERSION = 1
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")
+PIN_COMMAND_TIMEOUT = 30
+
+NO_KEYRING_HINT = (
+    "There is no usable keyring on this machine (a server, a container, or cron "
+    "without a D-Bus session). Either:\n"
+    "  - give the card a PIN command instead: libcli card add ... --pin-command 'pass show library/card'\n"
+    "  - install a keyring backend, e.g. `pip install keyrings.alt` (an encrypted or plain file keyring),\n"
+    "    or run a Secret Service (GNOME Keyring, KeePassXC) and export DBUS_SESSION_BUS_ADDRESS"
+)
+
+
+def config_path() -> Path:
+    return storage.config_dir() / "cards.json"
+
+
+def keyring_user(card: Card) -> str:
+    return f"{card.library}:{card.number}"
+
+
+def validate_name(name: str) -> str:
+    if not NAME_RE.match(name):
+        raise UsageError(
+            f"invalid card name {name!r}: use letters, digits, '.', '_' or '-' "
+            "(at most 40, starting with a letter or digit)"
+        )
+    return name
+
+
+# --- the config file ---------------------------------------------------------
+
+
+def _card_from(data: dict[str, Any], path: Path) -> Card:
+    fields = {f.name for f in dataclasses.fields(Card)}
+    try:
+        return Card(**{k: v for k, v in data.items() if k in fields})
+    except TypeError as exc:
+        raise ConfigError(f"the config file {path} has a malformed card entry: {exc}") from None
+
+
+def _load(path: Path) -> dict[str, Card]:
+    raw = storage.read_json(path, what="config file")
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict) or not isinstance(raw.get("cards"), list):
+        raise ConfigError(
+            f"the config file {path} does not look like a libcli config (no 'cards' list); "
+            "it was left untouched"
+        )
+    version = raw.get("meta", {}).get("version", 1)
+    if version > CONFIG_VERSION:
+        raise ConfigError(
+            f"the config file {path} was written by a newer libcli (format {version}); "
+            "upgrade libcli"
+        )
+    cards: dict[str, Card] = {}
+    for entry in raw["cards"]:
+        if not isinstance(entry, dict):
+            raise ConfigError(f"the config file {path} has a malformed card entry")
+        card = _card_from(entry, path)
+        cards[card.name] = card
+    return cards
+
+
+def _save(path: Path, cards: dict[str, Card]) -> None:
+    storage.write_json(
+        path,
+        {
+            "meta": {"version": CONFIG_VERSION, "note": "PINs are not stored here"},
+            "cards": [c.to_dict() for c in cards.values()],
+        },
+    )
+
+
+class CardStore:
+    def __init__(self, path: Path | None = None):
+        self.path = path or config_path()
+
+    def cards(self) -> list[Card]:
+        return list(_load(self.path).values())
+
+    def get(self, name: str) -> Card:
+        cards = _load(self.path)
+        try:
+            return cards[name]
+        except KeyError:
+            raise UsageError(_unknown(name, cards)) from None
+
+    def select(self, names: tuple[str, ...] | list[str] = ()) -> list[Card]:
+        """The named cards, or all cards when none are named."""
+        cards = _load(self.path)
+        if not names:
+            if not cards:
+                raise UsageError(
+                    "no cards yet",
+                    hint="add one with: libcli card add NAME --library ID --number CARD "
+                    "(or try the demo library: libcli demo)",
+                )
+            return list(cards.values())
+        out = []
+        for name in dict.fromkeys(names):
+            if name not in cards:
+                raise UsageError(_unknown(name, cards))
+            out.append(cards[name])
+        return out
+
+    def add(self, card: Card, *, store_pin: Callable[[Card], None] | None = None,
+            forget_pin: Callable[[Card], None] | None = None) -> Card:
+        """Add a card; the PIN is stored first and removed again if the config write fails."""
+        validate_name(card.name)
+        with storage.locked(self.path):
+            cards = _load(self.path)
+            if card.name in cards:
+                raise UsageError(f"a card named '{card.name}' already exists",
+                                 hint=f"pick another name or: libcli card remove {card.name}")
+            for other in cards.values():
+                if other.library == card.library and other.number == card.number:
+                    raise UsageError(
+                        f"card {card.number} at {card.library} is already stored as '{other.name}'"
+                    )
+            if not cards:
+                card = dataclasses.replace(card, default=True)
+            if store_pin:
+                store_pin(card)
+            try:
+                cards[card.name] = card
+                _save(self.path, cards)
+            except BaseException:
+                if forget_pin:
+                    forget_pin(card)
+                raise
+        return card
+
+    def remove(self, name: str, *, forget_pin: Callable[[Card], None] | None = None) -> Card:
+        with storage.locked(self.path):
+            cards = _load(self.path)
+            if name not in cards:
+                raise UsageError(_unknown(name, cards))
+            card = cards.pop(name)
+            if card.default and cards:
+                first = next(iter(cards))
+                cards[first] = dataclasses.replace(cards[first], default=True)
+            _save(self.path, cards)
+        # The config no longer names the card; only now drop its PIN, so a
+        # failed write never leaves a card without its PIN.
+        if forget_pin:
+            forget_pin(card)
+        return card
+
+    def update(self, name: str, **changes: Any) -> Card:
+        with storage.locked(self.path):
+            cards = _load(self.path)
+            if name not in cards:
+                raise UsageError(_unknown(name, cards))
+            new_name = changes.get("name", name)
+            if new_name != name:
+                validate_name(new_name)
+                if new_name in cards:
+                    raise UsageError(f"a card named '{new_name}' already exists")
+            card = dataclasses.replace(cards[name], **changes)
+            cards = {(new_name if k == name else k): (card if k == name else v)
+                     for k, v in cards.items()}
+            _save(self.path, cards)
+        return card
+
+    def set_default(self, name: str) -> Card:
+        with storage.locked(self.path):
+            cards = _load(self.path)
+            if name not in cards:
+                raise UsageError(_unknown(name, cards))
+            cards = {k: dataclasses.replace(v, default=(k == name)) for k, v in cards.items()}
+            _save(self.path, cards)
+        return cards[name]
+
+    def default(self) -> Card | None:
+        cards = self.cards()
+        return next((c for c in cards if c.default), cards[0] if len(cards) == 1 else None)
+
+
+def _unknown(name: str, cards: dict[str, Card]) -> str:
+    known = ", ".join(sorted(cards)) or "none yet"
+    return f"unknown card '{name}' (cards: {known})"
+
+
+# --- PIN sources -------------------------------------------------------------
+
+
+def keyring_backend():
+    """The usable keyring backend, or raise NoKeyringError with the ways out."""
+    import keyring
+    import keyring.backends.fail
+
+    backend = keyring.get_keyring()
+    names = {type(backend).__module__ + "." + type(backend).__name__}
+    chained = getattr(backend, "backends", None)
+    if chained is not None and not chained:
+        raise NoKeyringError("no keyring backend is available", hint=NO_KEYRING_HINT)
+    if isinstance(backend, keyring.backends.fail.Keyring) or any(
+        n.startswith("keyring.backends.null") for n in names
+    ):
+        raise NoKeyringError("no keyring backend is available", hint=NO_KEYRING_HINT)
+    return backend
+
+
+def keyring_description() -> str:
+    try:
+        backend = keyring_backend()
+    except NoKeyringError:
+        return "none (use --pin-command, or install a keyring backend)"
+    return f"{type(backend).__module__}.{type(backend).__name__}"
+
+
+def store_pin(card: Card, pin: str) -> None:
+    backend = keyring_backend()
+    try:
+        backend.set_password(SERVICE, keyring_user(card), pin)
+    except Exception as exc:  # keyring backends raise many kinds
+        raise NoKeyringError(
+            f"the keyring refused to store the PIN ({exc.__class__.__name__})",
+            hint=NO_KEYRING_HINT,
+        ) from None
+
+
+def forget_pin(card: Card) -> None:
+    if card.pin_command or card.demo:
+        return
+    try:
+        backend = keyring_backend()
+        backend.delete_password(SERVICE, keyring_user(card))
+    except Exception:  # an entry already gone is fine
+        pass
+
+
+def pin_for(card: Card) -> str:
+    """Fetch the card's PIN from its source. Called only when a login is needed."""
+    if card.demo:
+        from libcli.sandbox.demo import demo_pin
+
+        return demo_pin(card.number)
+    from libcli.redact import register
+
+    if card.pin_command:
+        return register(_run_pin_command(card))
+    backend = keyring_backend()
+    try:
+        pin = backend.get_password(SERVICE, keyring_user(card))
+    except Exception as exc:
+        raise PinError(f"the keyring could not be read for card '{card.name}' "
+                       f"({exc.__class__.__name__})", hint=NO_KEYRING_HINT) from None
+    if not pin:
+        raise PinError(
+            f"no PIN stored for card '{card.name}'",
+            hint=f"store it with: libcli card pin {card.name}",
+        )
+    return register(pin)
+
+
+def _run_pin_command(card: Card) -> str:
+    try:
+        done = subprocess.run(
+            card.pin_command, shell=True, capture_output=True, text=True,
+            timeout=PIN_COMMAND_TIMEOUT, stdin=subprocess.DEVNULL,
+        )
+    except subprocess.TimeoutExpired:
+        raise PinError(f"the PIN command of card '{card.name}' did not finish in "
+                       f"{PIN_COMMAND_TIMEOUT} s") from None
+    if done.returncode != 0:
+        # Its output is not shown: it might be the PIN.
+        raise PinError(f"the PIN command of card '{card.name}' failed "
+                       f"(exit status {done.returncode})")
+    pin = done.stdout.splitlines()[0].strip() if done.stdout.strip() else ""
+    if not pin:
+        raise PinError(f"the PIN command of card '{card.name}' printed nothing")
+    return pin
+
+
+def check_pin(pin: str) -> str:
+    pin = pin.strip("\r\n")
+    if not pin.strip():
+        raise PinError("the PIN is empty")
+    if any(ord(ch) < 32 for ch in pin):
+        raise PinError("the PIN contains control characters")
+    return pin
