@@ -1,0 +1,713 @@
+"""Pure parsers for III WebPAC (Millennium / Sierra "WebPAC Pro") pages.
+
+No I/O here: every function takes page text and returns plain data, or
+raises `PageNotUnderstood` naming the page and the part it could not find.
+The backend (`webpac.py`) turns that data into model objects.
+
+The markup follows shared/reference/webpac.md: the classic patron pages
+(`td.patFuncTitle`, `renewN` checkboxes, `cancel{i|b|j}NNNxNN`) and the
+Sierra 5.3 ones (`th.patFuncBibTitle`, `name_pfmark_cancel…`). English and
+Estonian wording is recognised; the Estonian account-page wording is not
+confirmed by any source, so the keywords below accept the demo library's
+choice (see libcli/sandbox/webpac_face.py) and close variants.
+
+Dates on ESTER are day-first: `dd-mm-yy`, `dd.mm.yy`, `dd.mm.yyyy` (and
+`dd-mm-yyyy`). A date that does not fit is a `PageNotUnderstood`, never a
+guess. Amounts are integer cents, read with either decimal separator.
+
+Consistency checks turn a damaged page into an error rather than wrong data:
+the page must be complete (`</html>` or `</body>` present), the row count must
+match the "N ITEMS CHECKED OUT" / "N HOLDS" count where the page states one,
+and the fine charges must add up to the stated total.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from libcli.errors import PageNotUnderstood
+
+# --- small helpers ----------------------------------------------------------
+
+_WS = re.compile(r"\s+")
+_DATE_TOKEN = r"\d{1,2}[-./]\d{1,2}[-./]\d{2,4}"
+_DATE = re.compile(r"^(\d{1,2})([-./])(\d{1,2})\2(\d{2}|\d{4})$")
+
+
+def clean(text: str | None) -> str:
+    """Collapse whitespace (including no-break spaces) and strip."""
+    return _WS.sub(" ", (text or "").replace("\xa0", " ")).strip()
+
+
+def node_text(node: LexborNode | None) -> str:
+    if node is None:
+        return ""
+    return clean(node.text(deep=True, separator=" "))
+
+
+def has_class(node: LexborNode, name: str) -> bool:
+    return name in (node.attributes.get("class") or "").split()
+
+
+def parse_date(text: str, page: str, what: str = "a date") -> date:
+    """A day-first WebPAC date; anything else is a PageNotUnderstood."""
+    m = _DATE.match(text.strip())
+    if not m:
+        raise PageNotUnderstood(page, f"{what} '{text.strip()}' is not a dd-mm-yy date")
+    day, month, year = int(m.group(1)), int(m.group(3)), int(m.group(4))
+    if len(m.group(4)) == 2:
+        year += 2000
+    try:
+        return date(year, month, day)
+    except ValueError:
+        raise PageNotUnderstood(page, f"{what} '{text.strip()}' is not a valid date") from None
+
+
+_MONEY = re.compile(
+    r"(?P<neg>-)?\s*(?:€|EUR|\$)?\s*(?P<neg2>-)?\s*"
+    r"(?P<int>\d{1,3}(?:[ \u00a0\u202f]\d{3})+|\d+)(?:[.,](?P<frac>\d{1,2}))?"
+    r"\s*(?:€|EUR)?"
+)
+
+
+def parse_money(text: str, page: str, what: str = "an amount") -> int:
+    """Cents from `0,60 €`, `€0.60`, `0.60`, `1 234,50 €`; never a float."""
+    t = clean(text)
+    m = _MONEY.search(t)
+    if not m or not t:
+        raise PageNotUnderstood(page, f"{what} '{t}' is not an amount of money")
+    whole = int(re.sub(r"\D", "", m.group("int")))
+    frac = m.group("frac") or "0"
+    cents = whole * 100 + int(frac.ljust(2, "0"))
+    return -cents if (m.group("neg") or m.group("neg2")) else cents
+
+
+def parse(text: str) -> LexborHTMLParser:
+    return LexborHTMLParser(text)
+
+
+def require_complete(text: str, page: str) -> None:
+    """A page cut short (a dropped connection, a proxy limit) is not data."""
+    tail = text[-4096:].lower()
+    if "</html" not in tail and "</body" not in tail:
+        raise PageNotUnderstood(page, "the end of the page (it looks cut short)")
+
+
+def _count(text: str) -> int | None:
+    m = re.search(r"\d+", text)
+    return int(m.group()) if m else None
+
+
+# --- login, session, errors -------------------------------------------------
+
+PATRON_PATH = re.compile(r"(/patroninfo(?:~S\w+)?(?:\*[a-z]{3})?(?:~S\w+)?/(\d+))(?:/|$|\?)")
+
+INVALID_LOGIN_PHRASES = (
+    "the information you submitted was invalid",
+    "sisestatud andmed on vigased",
+    "sisestatud andmed olid vigased",
+)
+RECORD_IN_USE_PHRASES = (
+    "your record is in use by system",
+    "record is in use",
+    "kirje on süsteemis kasutusel",
+    "kirje on kasutusel",
+)
+NO_ENTRIES_PHRASES = (
+    "no items checked out", "no items", "no holds", "no fines", "no outstanding fines",
+    "ei ole laenutusi", "laenutusi ei ole", "ei ole broneeringuid", "broneeringuid ei ole",
+    "ei ole trahve", "trahve ei ole", "võlgnevusi ei ole", "ei ole võlgnevusi",
+)
+
+
+def patron_path(url: str) -> tuple[str, str] | None:
+    """(`/patroninfo~S8*est/1234567`, `1234567`) from an account URL, if any."""
+    m = PATRON_PATH.search(url)
+    return (m.group(1), m.group(2)) if m else None
+
+
+@dataclass
+class LoginForm:
+    action: str  # "" = post to the page itself
+    fields: dict[str, str]  # every input except the card and PIN fields
+    code_field: str = "code"
+    pin_field: str = "pin"
+    cas: bool = False
+
+
+def login_form(text: str) -> LoginForm | None:
+    """The classic `patform` or the CAS form; None if the page has neither."""
+    tree = parse(text)
+    form = tree.css_first("form[name=patform]")
+    if form is None:
+        for candidate in tree.css("form"):
+            if candidate.css_first("input[name=code]") is not None and (
+                candidate.css_first("input[name=pin]") is not None
+            ):
+                form = candidate
+                break
+    if form is None:
+        return None
+    names = {i.attributes.get("name") for i in form.css("input")}
+    if "code" not in names:
+        return None
+    fields: dict[str, str] = {}
+    for inp in form.css("input"):
+        name = inp.attributes.get("name")
+        kind = (inp.attributes.get("type") or "text").lower()
+        if not name or name in ("code", "pin"):
+            continue
+        if kind in ("checkbox", "radio") and "checked" not in inp.attributes:
+            continue
+        if kind in ("image", "reset", "button"):
+            continue
+        fields[name] = inp.attributes.get("value") or ""
+    return LoginForm(
+        action=form.attributes.get("action") or "",
+        fields=fields,
+        cas="lt" in fields or "_eventId" in fields or "execution" in fields,
+    )
+
+
+def is_login_page(text: str) -> bool:
+    tree = parse(text)
+    if tree.css_first("div.loginPage") is not None:
+        return True
+    return tree.css_first("input[name=code]") is not None and (
+        tree.css_first("input[name=pin]") is not None
+        or tree.css_first("form[name=patform]") is not None
+    )
+
+
+def login_error(text: str) -> str | None:
+    """The site's own words for a refused login, if it gives any."""
+    tree = parse(text)
+    for sel in ("span.message", "div.notice", "span.errormessage", "div.errormessage",
+                "#msg.errors", "div.errors", "#status"):
+        for node in tree.css(sel):
+            msg = node_text(node)
+            if msg:
+                return msg
+    lowered = node_text(tree.body).lower() if tree.body else ""
+    for phrase in INVALID_LOGIN_PHRASES:
+        if phrase in lowered:
+            return phrase[0].upper() + phrase[1:]
+    return None
+
+
+def record_in_use(text: str) -> bool:
+    lowered = text.lower()
+    return any(p in lowered for p in RECORD_IN_USE_PHRASES)
+
+
+def cannot_renew_reason(text: str) -> str | None:
+    """"You cannot renew items because: …" — a whole-request refusal."""
+    tree = parse(text)
+    for h2 in tree.css("h2"):
+        heading = node_text(h2)
+        low = heading.lower()
+        if "cannot renew" in low or "ei saa pikendada" in low or "ei saa teavikuid pikendada" in low:
+            items = []
+            sib = h2.next
+            while sib is not None and sib.tag not in ("ul", "ol", "h2", "table", "form"):
+                sib = sib.next
+            if sib is not None and sib.tag in ("ul", "ol"):
+                items = [node_text(li) for li in sib.css("li") if node_text(li)]
+            return f"{heading.rstrip(':')}: {'; '.join(items)}" if items else heading
+    return None
+
+
+def has_no_entries(tree: LexborHTMLParser) -> bool:
+    if tree.css_first("tr.patFuncNoEntries") is not None:
+        return True
+    return False
+
+
+def no_entries_text(tree: LexborHTMLParser) -> bool:
+    body = node_text(tree.body).lower() if tree.body else ""
+    return any(p in body for p in NO_ENTRIES_PHRASES)
+
+
+# --- confirmation pages -----------------------------------------------------
+
+
+@dataclass
+class Confirmation:
+    action: str
+    fields: dict[str, str]
+
+
+def confirmation(text: str, commands: tuple[str, ...]) -> Confirmation | None:
+    """A two-step flow's confirmation page: a form carrying one of `commands`
+    as a button, the chosen items as hidden inputs, and no checkboxes."""
+    tree = parse(text)
+    for form in tree.css("form"):
+        inputs = form.css("input")
+        names = [i.attributes.get("name") for i in inputs]
+        command = next((c for c in commands if c in names), None)
+        if command is None:
+            continue
+        if any((i.attributes.get("type") or "").lower() == "checkbox" for i in inputs):
+            continue
+        fields: dict[str, str] = {}
+        for inp in inputs:
+            name = inp.attributes.get("name")
+            kind = (inp.attributes.get("type") or "text").lower()
+            if not name or name == "donothing":
+                continue
+            if kind in ("submit", "button", "image") and name != command:
+                continue
+            fields[name] = inp.attributes.get("value") or "YES"
+        return Confirmation(action=form.attributes.get("action") or "", fields=fields)
+    return None
+
+
+# --- items ------------------------------------------------------------------
+
+RENEW_NAME = re.compile(r"^(?:renew\d+|name_pfmark_cancel([ibj]\d+)x\d+)$")
+ITEM_VALUE = re.compile(r"^i\d+$")
+RECORD_LINK = re.compile(r"record=([bij]\d+)")
+
+_DUE = re.compile(r"(?:\bDUE|TÄHTAEG|TAHTAEG|\bRETOUR)\s*:?\s*(" + r"\d[\d./-]*\d" + r")", re.I)
+_RENEWED_N = re.compile(r"(?:Renewed|Pikendatud|Pikendusi)\s*:?\s*(\d+)", re.I)
+_HOLDS_N = re.compile(r"\+\s*(\d+)\s*(?:HOLDS?|JÄRJEKORRAS|BRONEERING)", re.I)
+_NEW_DUE = re.compile(r"(?:Now due|Uus tähtaeg|Uus tahtaeg)\s*:?\s*(\d[\d./-]*\d)", re.I)
+_RENEW_OK = re.compile(r"\bRENEWED\b|RENEWAL SUCCESSFUL|\bPIKENDATUD\b|Now due|Uus tähtaeg", re.I)
+_RESULT_TAGS = ("em", "font", "div", "strong")
+
+
+@dataclass
+class RenewOutcome:
+    renewed: bool
+    message: str
+    new_due: date | None = None
+
+
+@dataclass
+class ItemRow:
+    item: str  # item record, e.g. i1234567 (Loan.key)
+    mark_name: str  # the checkbox name (renew0 / name_pfmark_cancel…)
+    title: str
+    author: str | None
+    record_id: str | None
+    barcode: str | None
+    call_number: str | None
+    due: date
+    renewals: int = 0
+    holds: int = 0
+    material_text: str | None = None
+    outcome: RenewOutcome | None = None
+    notes: str = ""
+
+
+@dataclass
+class ItemsPage:
+    rows: list[ItemRow] = field(default_factory=list)
+    stated_count: int | None = None
+    fail_message: str | None = None
+
+
+def split_title(text: str) -> tuple[str, str | None]:
+    """`Title / Author` → (title, author). ESTER adds punctuation; trim it."""
+    text = clean(text)
+    if " / " in text:
+        title, _, author = text.rpartition(" / ")
+        title = title.rstrip(" /:;,")
+        author = author.strip(" .;,") or None
+        return title or text, author
+    return text.rstrip(" /:;,"), None
+
+
+def _status_parts(cell: LexborNode) -> tuple[str, str]:
+    """(base text, result text): renewal results sit in `em`/red markup."""
+    base, result = [], []
+    for child in cell.iter(include_text=True):
+        tag = child.tag
+        text = child.text(deep=True, separator=" ")
+        if tag in _RESULT_TAGS and tag != "-text":
+            result.append(text)
+        else:
+            base.append(text)
+    return clean(" ".join(base)), clean(" ".join(result))
+
+
+def renew_outcome(result: str, page: str) -> RenewOutcome | None:
+    if not result:
+        return None
+    if _RENEW_OK.search(result):
+        m = _NEW_DUE.search(result)
+        new_due = parse_date(m.group(1), page, "the new due date") if m else None
+        return RenewOutcome(True, result, new_due)
+    return RenewOutcome(False, result)
+
+
+def parse_status(cell: LexborNode, page: str, title: str) -> tuple[date, int, int, RenewOutcome | None, str]:
+    base, result = _status_parts(cell)
+    m = _DUE.search(base)
+    if not m:
+        raise PageNotUnderstood(page, f"the due date of '{title}' (status '{base}')")
+    due = parse_date(m.group(1), page, f"the due date of '{title}'")
+    renewed = _RENEWED_N.search(base)
+    holds = _HOLDS_N.search(base)
+    notes = clean(base.replace(m.group(0), " "))
+    return (
+        due,
+        int(renewed.group(1)) if renewed else 0,
+        int(holds.group(1)) if holds else 0,
+        renew_outcome(result, page),
+        notes,
+    )
+
+
+def parse_items(text: str) -> ItemsPage:
+    page = "items"
+    require_complete(text, page)
+    tree = parse(text)
+    rows = tree.css("tr.patFuncEntry")
+    out = ItemsPage()
+    fail = tree.css_first("#renewfailmsg")
+    if fail is not None and "display:none" not in (fail.attributes.get("style") or "").replace(" ", ""):
+        out.fail_message = node_text(fail) or None
+    count_node = tree.css_first("#id_pftitle_items_count") or tree.css_first(
+        "tr.patFuncTitle th"
+    ) or tree.css_first("th.patFuncTitle")
+    if count_node is not None:
+        out.stated_count = _count(node_text(count_node))
+    if not rows:
+        if has_no_entries(tree) or (no_entries_text(tree) and tree.css_first("table.patFunc") is None):
+            return out
+        if tree.css_first("table.patFunc") is None:
+            raise PageNotUnderstood(page, "the table of checked-out items (table.patFunc)")
+        raise PageNotUnderstood(page, "the item rows (tr.patFuncEntry)")
+    for index, row in enumerate(rows):
+        out.rows.append(_item_row(row, index, page))
+    if out.stated_count is not None and out.stated_count != len(out.rows):
+        raise PageNotUnderstood(
+            page, f"{len(out.rows)} item rows where the page states {out.stated_count}"
+        )
+    keys = [r.item for r in out.rows]
+    if len(set(keys)) != len(keys):
+        raise PageNotUnderstood(page, "distinct item records (one appears twice)")
+    return out
+
+
+def _item_row(row: LexborNode, index: int, page: str) -> ItemRow:
+    where = f"row {index + 1}"
+    mark = None
+    item = None
+    for inp in row.css("input"):
+        name = inp.attributes.get("name") or ""
+        m = RENEW_NAME.match(name)
+        if m:
+            mark = name
+            value = (inp.attributes.get("value") or "").strip()
+            item = value if ITEM_VALUE.match(value) else m.group(1)
+            break
+    if mark is None or not item or not ITEM_VALUE.match(item):
+        raise PageNotUnderstood(page, f"the renew checkbox with the item record in {where}")
+    title_cell = row.css_first("td.patFuncTitle") or row.css_first("th.patFuncBibTitle")
+    if title_cell is None:
+        raise PageNotUnderstood(page, f"the title cell in {where}")
+    main = title_cell.css_first("span.patFuncTitleMain")
+    title, author = split_title(node_text(main) if main is not None else node_text(title_cell))
+    if not title:
+        raise PageNotUnderstood(page, f"the title in {where}")
+    link = title_cell.css_first("a[href]")
+    record = None
+    if link is not None:
+        m = RECORD_LINK.search(link.attributes.get("href") or "")
+        record = m.group(1) if m else None
+    status = row.css_first("td.patFuncStatus")
+    if status is None:
+        raise PageNotUnderstood(page, f"the status cell of '{title}'")
+    due, renewals, holds, outcome, notes = parse_status(status, page, title)
+    barcode = node_text(row.css_first("td.patFuncBarcode")) or None
+    call_no = node_text(row.css_first("td.patFuncCallNo")) or None
+    fmt = node_text(row.css_first("td.patFuncFormat")) or None
+    return ItemRow(
+        item=item, mark_name=mark, title=title, author=author, record_id=record,
+        barcode=barcode, call_number=call_no, due=due, renewals=renewals, holds=holds,
+        material_text=fmt, outcome=outcome, notes=notes,
+    )
+
+
+# --- holds ------------------------------------------------------------------
+
+CANCEL_NAME = re.compile(r"^(?:name_pfmark_)?cancel([ibj]\d+)x(\d+)$")
+_QUEUE = re.compile(r"(\d+)\s*(?:of|/)\s*(\d+)\s*holds?|(\d+)\.\s*koht\s*(\d+)\s*-?\s*st", re.I)
+_READY_SOON = re.compile(r"ready soon|available soon|in transit|being shelved|\bteel\b|"
+                         r"transpordis|varsti valmis", re.I)
+_READY = re.compile(r"\bready\b|\bavailable\b|check shelves|\bvalmis\b|kättesaadav", re.I)
+
+
+@dataclass
+class HoldRow:
+    key: str  # i9577894 / b2792043 (record part of the cancel field) or the bib link
+    cancel_name: str | None
+    title: str
+    author: str | None
+    record_id: str | None
+    status: str  # "waiting" | "in_transit" | "ready"
+    status_text: str
+    queue_position: int | None = None
+    queue_length: int | None = None
+    pickup_by: date | None = None
+    pickup_location: str | None = None
+    pickup_field: str | None = None
+    expires: date | None = None
+    frozen: bool = False
+
+
+@dataclass
+class HoldsPage:
+    rows: list[HoldRow] = field(default_factory=list)
+    stated_count: int | None = None
+
+
+def hold_status(text: str, page: str) -> tuple[str, int | None, int | None, date | None]:
+    m = _QUEUE.search(text)
+    if m:
+        pos, length = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+        return "waiting", int(pos), int(length), None
+    if _READY_SOON.search(text):
+        return "in_transit", None, None, None
+    if _READY.search(text):
+        d = re.search(_DATE_TOKEN, text)
+        return "ready", None, None, parse_date(d.group(), page, "the pick-up date") if d else None
+    return "waiting", None, None, None
+
+
+def parse_holds(text: str) -> HoldsPage:
+    page = "holds"
+    require_complete(text, page)
+    tree = parse(text)
+    out = HoldsPage()
+    count_node = tree.css_first("#id_pftitle_holds_count") or tree.css_first(
+        "label#items_count") or tree.css_first("tr.patFuncTitle th") or tree.css_first(
+        "th.patFuncTitle")
+    if count_node is not None:
+        out.stated_count = _count(node_text(count_node))
+    rows = tree.css("tr.patFuncEntry")
+    if not rows:
+        if has_no_entries(tree) or (no_entries_text(tree) and tree.css_first("table.patFunc") is None):
+            return out
+        if tree.css_first("table.patFunc") is None:
+            raise PageNotUnderstood(page, "the table of holds (table.patFunc)")
+        raise PageNotUnderstood(page, "the hold rows (tr.patFuncEntry)")
+    for index, row in enumerate(rows):
+        out.rows.append(_hold_row(row, index, page))
+    if out.stated_count is not None and out.stated_count != len(out.rows):
+        raise PageNotUnderstood(
+            page, f"{len(out.rows)} hold rows where the page states {out.stated_count}"
+        )
+    keys = [r.key for r in out.rows]
+    if len(set(keys)) != len(keys):
+        raise PageNotUnderstood(page, "distinct hold records (one appears twice)")
+    return out
+
+
+def _hold_row(row: LexborNode, index: int, page: str) -> HoldRow:
+    where = f"hold row {index + 1}"
+    cancel_name = None
+    key = None
+    frozen = False
+    for inp in row.css("input"):
+        name = inp.attributes.get("name") or ""
+        m = CANCEL_NAME.match(name)
+        if m and cancel_name is None:
+            cancel_name, key = name, m.group(1)
+        if "freeze" in name and "checked" in inp.attributes:
+            frozen = True
+    title_cell = row.css_first("td.patFuncTitle") or row.css_first("th.patFuncBibTitle")
+    if title_cell is None:
+        raise PageNotUnderstood(page, f"the title cell in {where}")
+    main = title_cell.css_first("span.patFuncTitleMain")
+    title, author = split_title(node_text(main) if main is not None else node_text(title_cell))
+    if not title:
+        raise PageNotUnderstood(page, f"the title in {where}")
+    link = title_cell.css_first("a[href]")
+    record = None
+    if link is not None:
+        m = RECORD_LINK.search(link.attributes.get("href") or "")
+        record = m.group(1) if m else None
+    if key is None:
+        key = record
+    if key is None:
+        raise PageNotUnderstood(page, f"the hold's record (cancel checkbox or record link) in {where}")
+    status_cell = row.css_first("td.patFuncStatus")
+    if status_cell is None:
+        raise PageNotUnderstood(page, f"the status cell of the hold '{title}'")
+    status_text = node_text(status_cell)
+    status, pos, length, pickup_by = hold_status(status_text, page)
+    pickup_cell = row.css_first("td.patFuncPickup")
+    pickup = None
+    pickup_field = None
+    if pickup_cell is not None:
+        select = pickup_cell.css_first("select")
+        if select is not None:
+            pickup_field = select.attributes.get("name")
+            chosen = select.css_first("option[selected]")
+            pickup = node_text(chosen) or None if chosen is not None else None
+        else:
+            pickup = node_text(pickup_cell) or None
+    expires = None
+    cancel_cell = row.css_first("td.patFuncCancel")
+    if cancel_cell is not None:
+        d = node_text(cancel_cell)
+        if d and d not in ("-", "—"):
+            expires = parse_date(d, page, f"the cancel-if-not-filled-by date of '{title}'")
+    if has_class(row, "on_ice"):
+        frozen = True
+    return HoldRow(
+        key=key, cancel_name=cancel_name, title=title, author=author, record_id=record,
+        status=status, status_text=status_text, queue_position=pos, queue_length=length,
+        pickup_by=pickup_by, pickup_location=pickup, pickup_field=pickup_field,
+        expires=expires, frozen=frozen,
+    )
+
+
+# --- fines ------------------------------------------------------------------
+
+
+@dataclass
+class Charge:
+    title: str | None
+    kind: str
+    cents: int
+    dates: dict[str, date] = field(default_factory=dict)
+
+
+@dataclass
+class FinesPage:
+    charges: list[Charge] = field(default_factory=list)
+    total_cents: int = 0
+
+
+def parse_fines(text: str) -> FinesPage:
+    page = "fines"
+    require_complete(text, page)
+    tree = parse(text)
+    out = FinesPage()
+    table = None
+    for t in tree.css("table.patFunc, table#patfunc_main"):
+        table = t
+        break
+    if table is None:
+        if has_no_entries(tree) or no_entries_text(tree):
+            return out
+        raise PageNotUnderstood(page, "the table of fines (table.patFunc)")
+    pending_title: str | None = None
+    title_seen = False
+    total: int | None = None
+    for row in table.css("tr"):
+        if has_class(row, "patFuncFinesEntryTitle"):
+            if title_seen:
+                raise PageNotUnderstood(page, f"the amount of the charge '{pending_title}'")
+            cell = row.css_first("td.patFuncFinesEntryTitle") or row.css_first("td")
+            pending_title = split_title(node_text(cell))[0] or None
+            title_seen = True
+        elif has_class(row, "patFuncFinesEntryDetail"):
+            amount = row.css_first("td.patFuncFinesDetailAmt")
+            if amount is None:
+                raise PageNotUnderstood(page, "the amount cell of a charge (td.patFuncFinesDetailAmt)")
+            kind = node_text(row.css_first("td.patFuncFinesDetailType"))
+            out.charges.append(Charge(pending_title, kind, parse_money(node_text(amount), page)))
+            pending_title, title_seen = None, False
+        elif has_class(row, "patFuncFinesDetailDate"):
+            label = node_text(row.css_first("td.patFuncFinesDetailDateLabel")).rstrip(":")
+            value = node_text(row.css_first("td.patFuncFinesDetailDate"))
+            if out.charges and label and value:
+                out.charges[-1].dates[label] = parse_date(value, page, f"the date '{label}'")
+        elif has_class(row, "patFuncFinesTotal"):
+            amt = row.css_first("td.patFuncFinesTotalAmt")
+            if amt is None:
+                raise PageNotUnderstood(page, "the total amount (td.patFuncFinesTotalAmt)")
+            total = parse_money(node_text(amt), page, "the total")
+    if title_seen:
+        raise PageNotUnderstood(page, f"the amount of the charge '{pending_title}'")
+    if total is None:
+        if not out.charges and (has_no_entries(tree) or no_entries_text(tree)):
+            return out
+        raise PageNotUnderstood(page, "the total of fines (tr.patFuncFinesTotal)")
+    summed = sum(c.cents for c in out.charges)
+    if summed != total:
+        raise PageNotUnderstood(
+            page, f"charges that add up to the total (they add up to {summed} cents, "
+            f"the page states {total})"
+        )
+    out.total_cents = total
+    return out
+
+
+# --- hold requests (record page, request page) -------------------------------
+
+
+def request_link(text: str) -> str | None:
+    tree = parse(text)
+    for a in tree.css("a[href]"):
+        href = a.attributes.get("href") or ""
+        if "/request~" in href or "requestmulti~" in href:
+            return href
+    return None
+
+
+@dataclass
+class RequestForm:
+    action: str
+    fields: dict[str, str]
+    pickup_field: str | None
+    pickups: list[tuple[str, str, bool]]  # code, name, selected
+
+
+def request_form(text: str) -> RequestForm | None:
+    tree = parse(text)
+    for form in tree.css("form"):
+        select = None
+        for s in form.css("select"):
+            if (s.attributes.get("name") or "").startswith("loc"):
+                select = s
+                break
+        submit = form.css_first("input[name=submit]") or form.css_first("input[name=pat_submit]")
+        if select is None and submit is None:
+            continue
+        fields: dict[str, str] = {}
+        for inp in form.css("input"):
+            name = inp.attributes.get("name")
+            kind = (inp.attributes.get("type") or "text").lower()
+            if not name or kind in ("checkbox", "radio", "image", "reset", "button"):
+                continue
+            fields[name] = inp.attributes.get("value") or ""
+        pickups = []
+        if select is not None:
+            for opt in select.css("option"):
+                code = (opt.attributes.get("value") or "").strip().rstrip("+").strip()
+                if not code or code == "--":
+                    continue
+                pickups.append((opt.attributes.get("value") or "", node_text(opt),
+                                "selected" in opt.attributes))
+        return RequestForm(
+            action=form.attributes.get("action") or "",
+            fields=fields,
+            pickup_field=select.attributes.get("name") if select is not None else None,
+            pickups=pickups,
+        )
+    return None
+
+
+def request_result(text: str) -> tuple[bool | None, str]:
+    """(placed?, the site's words) from the answer to a hold request."""
+    tree = parse(text)
+    body = node_text(tree.body) if tree.body else ""
+    low = body.lower()
+    if "was successful" in low or "on edukalt" in low or "oli edukas" in low:
+        return True, body
+    for sel in ("div.requestResult", "font[color=red]", "div[style*=red]", "span.errormessage",
+                "div.errormessage"):
+        node = tree.css_first(sel)
+        if node is not None and node_text(node):
+            return False, node_text(node)
+    return None, body
