@@ -1,0 +1,586 @@
+"""The Finna (VuFind) backend: heili, tuni, helmet.
+
+Finna has no patron API, so this module uses a view the way a browser does:
+a login form with a one-time CSRF token, a session cookie (kept by the
+caller in the client's jar), pages to read and forms to post. Parsing lives
+in :mod:`libcli.backends.finna_pages`; this module is the flow.
+
+Requests (``self.requests`` counts every HTTP exchange, redirects included):
+
+- warm (session still valid): loans/holds/fees 1 request each;
+- cold: the protected page itself answers with the login form and a fresh
+  CSRF token (1), the login post (2) redirects to the follow-up page (3), so
+  a cold read is 3 requests and never needs a separate GET of the form.
+
+Safety of posts that change an account. ``libcli.http`` never retries a
+post. If a renew, cancel, hold or payment post lands on the login page (the
+session expired between our read and our post), the library did not act on
+it: we log in once, re-read the account, and report what it shows, but we
+never send the post again on our own:
+
+- renew: loans whose due date moved are reported renewed, the others "not
+  renewed: the session expired before the library took the renewal; try
+  again" (re-posting could use up a renewal the patron did not ask for twice
+  if the first post had in fact gone through);
+- cancel: holds gone from the re-read list are reported cancelled, the rest
+  not cancelled, with the same advice;
+- place a hold: the holds list is re-read; present → placed, else not;
+- payment: refused with "nothing was charged; run it again".
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import date
+from typing import Any
+from urllib.parse import quote, urljoin, urlsplit
+
+from libcli import http
+from libcli.backends import finna_pages as pages
+from libcli.backends.base import Backend
+from libcli.errors import (
+    LibcliError, LoginRefused, PageNotUnderstood, Refused, UnsafeAddress, UsageError,
+)
+from libcli.model import (
+    Balance, CancelResult, Fee, Hold, HoldStatus, Loan, Money, PaymentStart,
+    PickupLocation, PlaceHoldResult, RenewResult, SearchResult,
+)
+from libcli.policy import due_status, estimated_late_fee, predicted_renewal
+
+log = logging.getLogger("libcli.finna")
+
+LOANS_URL = "MyResearch/CheckedOut"
+HOLDS_URL = "Holds/List"
+FINES_URL = "MyResearch/Fines"
+LOGIN_URL = "MyResearch/UserLogin"
+SEARCH_URL = "api/v1/search"
+SEARCH_FIELDS = ("id", "title", "nonPresenterAuthors", "year", "formats")
+LANGUAGES = ("fi", "sv", "en-gb", "se")
+
+SESSION_EXPIRED = "not renewed: the session expired before the library took the renewal; try again"
+
+
+class FinnaBackend(Backend):
+    name = "finna"
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._language_sent = False
+
+    # -- HTTP ----------------------------------------------------------------
+
+    async def _fetch(self, method: str, url: str, *, data: Any = None, params: Any = None,
+                     follow: bool = True) -> http.Page:
+        if method == "GET" and self.language and not self._language_sent:
+            if self.language not in LANGUAGES:
+                raise UsageError(f"Finna speaks {', '.join(LANGUAGES)}; not '{self.language}'")
+            params = list(params or []) + [("lng", self.language)]
+            self._language_sent = True
+        try:
+            page = await http.request(self.client, method, url, data=data, params=params,
+                                      follow=follow)
+        finally:
+            self.requests += 1
+        self.requests += len(page.history)
+        return page
+
+    @staticmethod
+    def _tree(page: http.Page, what: str):
+        if page.status >= 400:
+            raise PageNotUnderstood(what, f"the library answered HTTP {page.status}")
+        if not page.text.strip():
+            raise PageNotUnderstood(what, "the library sent an empty page")
+        return pages.tree_of(page.text)
+
+    # -- login -----------------------------------------------------------------
+
+    async def login(self) -> None:
+        page = await self._fetch("GET", LOGIN_URL)
+        tree = self._tree(page, pages.LOGIN_PAGE)
+        if not pages.is_login_page(tree):
+            return  # already logged in: UserLogin redirected home
+        await self._login_with(tree, page)
+
+    async def _login_with(self, tree, page: http.Page) -> http.Page:
+        """Post the login form found on ``page``; return the page it leads to."""
+        form = pages.parse_login_form(tree)
+        target = self.consortium.login_target
+        if target and form.targets and target not in form.targets:
+            raise LoginRefused(
+                f"{self.consortium.name}: the login form does not offer the library "
+                f"'{target}' (it offers: {', '.join(form.targets)})")
+        data = form.with_target(target if form.targets else None)
+        if target and not form.targets:
+            data.append(("target", target))
+        data.append((form.username, self.card.number))
+        data.append((form.password, self._pin()))
+        action = urljoin(page.url, form.action or "/MyResearch/Home")
+        result = await self._fetch("POST", action, data=data)
+        del data
+        rtree = self._tree(result, pages.LOGIN_PAGE)
+        if pages.is_login_page(rtree):
+            reason = pages.login_refusal(rtree)
+            raise LoginRefused(
+                f"{self.consortium.name} refused the login for card {self.card.name}"
+                + (f": {reason}" if reason else ""))
+        if pages.is_catalog_login_page(rtree):
+            reason = pages.login_refusal(rtree)
+            raise LoginRefused(
+                f"{self.consortium.name} accepted the login but not the library card "
+                f"{self.card.name}" + (f": {reason}" if reason else ""))
+        self.session["logged_in"] = True
+        return result
+
+    async def _account(self, url: str, what: str, is_page) -> tuple[http.Page, Any]:
+        """GET an account page, logging in once if the session has expired."""
+        page = await self._fetch("GET", url)
+        tree = self._tree(page, what)
+        if pages.is_login_page(tree):
+            page = await self._login_with(tree, page)
+            tree = self._tree(page, what)
+            if not is_page(tree):
+                page = await self._fetch("GET", url)
+                tree = self._tree(page, what)
+                if pages.is_login_page(tree):
+                    raise LoginRefused(
+                        f"{self.consortium.name} logged card {self.card.name} in but keeps "
+                        "showing the login page")
+        if pages.is_catalog_login_page(tree):
+            raise LoginRefused(f"{self.consortium.name} does not accept library card "
+                               f"{self.card.name} (it asks for the card again)")
+        return page, tree
+
+    # -- loans ------------------------------------------------------------------
+
+    async def _loan_pages(self) -> tuple[list[tuple[str, pages.LoansPage]], list[pages.RawLoan]]:
+        page, tree = await self._account(LOANS_URL, pages.LOANS_PAGE, pages.is_loans_page)
+        first = pages.parse_loans(tree)
+        out = [(page.url, first)]
+        raws = list(first.loans)
+        if first.total and first.total > len(raws):
+            last = max(first.last_page, -(-first.total // max(len(first.loans), 1)))
+            for n in range(2, last + 1):
+                p = await self._fetch("GET", LOANS_URL, params=[("page", str(n))])
+                lp = pages.parse_loans(self._tree(p, pages.LOANS_PAGE))
+                out.append((p.url, lp))
+                raws.extend(lp.loans)
+            if len(raws) != first.total:
+                raise PageNotUnderstood(pages.LOANS_PAGE, f"the header says {first.total} items "
+                                        f"but {len(raws)} rows were read over {last} pages")
+            pages._set_ordinals(raws)
+        return out, raws
+
+    def _to_loan(self, raw: pages.RawLoan) -> Loan:
+        policy = self.policy
+        limit = raw.renewals_limit
+        used = raw.renewals_used
+        if limit is None:
+            limit = policy.renewal_limit_for(raw.material)
+        if used is None:
+            if raw.renewals_remaining is not None and limit is not None:
+                used = max(limit - raw.renewals_remaining, 0)
+            elif raw.renewals_remaining is not None:
+                # The site says only how many are left: show that as the limit.
+                used, limit = 0, raw.renewals_remaining
+            else:
+                used = 0
+        renewable = raw.renew_token is not None
+        reason = None
+        site_limit_reached = (raw.renewals_remaining == 0 or (
+            raw.renewals_limit is not None and raw.renewals_used is not None
+            and raw.renewals_used >= raw.renewals_limit))
+        if renewable and site_limit_reached:
+            renewable = False
+            reason = f"renewal limit reached ({used}/{limit})"
+        if not renewable and reason is None:
+            ok, predicted = predicted_renewal(policy, raw.material, used, raw.reserved)
+            if raw.reserved:
+                reason = "reserved by another patron"
+            elif predicted:
+                reason = predicted
+            else:
+                reason = raw.site_reason or "the library does not allow renewing this loan online"
+        return Loan(
+            card=self.card.name, key=raw.key, title=raw.title, due_date=raw.due_date,
+            author=raw.author, record_id=raw.record_id, barcode=raw.barcode,
+            material=raw.material, renewals_used=used, renewals_limit=limit,
+            renewable=renewable, not_renewable_reason=None if renewable else reason,
+            reserved_by_others=raw.reserved, renew_token=raw.renew_token,
+            status=due_status(policy, raw.due_date, self.today),
+            estimated_fee=estimated_late_fee(policy, raw.material, raw.due_date, self.today),
+        )
+
+    async def loans(self) -> list[Loan]:
+        _, raws = await self._loan_pages()
+        return [self._to_loan(r) for r in raws]
+
+    # -- renewing -----------------------------------------------------------------
+
+    async def renew(self, loans: list[Loan]) -> list[RenewResult]:
+        return await self._renew(loans, renew_all=False)
+
+    async def renew_all(self) -> list[RenewResult]:
+        return await self._renew(None, renew_all=True)
+
+    def _result(self, loan: Loan | pages.RawLoan, renewed: bool, *, due: date | None = None,
+                message: str | None = None) -> RenewResult:
+        loan_id = loan.id if isinstance(loan, Loan) else self._to_loan(loan).id
+        return RenewResult(loan_id=loan_id, title=loan.title, renewed=renewed,
+                           new_due_date=due, message=message, card=self.card.name)
+
+    async def _renew(self, loans: list[Loan] | None, *, renew_all: bool) -> list[RenewResult]:
+        page_list, raws = await self._loan_pages()
+        current = {r.key: r for r in raws}
+        page_of = {r.key: url for url, lp in page_list for r in lp.loans}
+        csrf_of = {url: lp.csrf for url, lp in page_list}
+        requested: list[Loan | pages.RawLoan] = list(loans) if loans is not None else list(raws)
+        results: list[RenewResult | None] = [None] * len(requested)
+        to_post: dict[str, list[tuple[int, pages.RawLoan]]] = {}
+        for i, loan in enumerate(requested):
+            raw = current.get(loan.key)
+            if raw is None:
+                results[i] = self._result(loan, False, message="not renewed: this loan is no "
+                                          "longer on the card (returned?)")
+                continue
+            if raw.renew_token is None:
+                results[i] = self._result(loan, False, message="not renewed: "
+                                          + (self._to_loan(raw).not_renewable_reason or
+                                             "the library does not allow renewing it online"))
+                continue
+            to_post.setdefault(page_of[raw.key], []).append((i, raw))
+
+        for url, group in to_post.items():
+            first = page_list[0][1]
+            use_all = (renew_all and len(page_list) == 1 and first.can_renew_all
+                       and first.renew_all_ids)
+            data: list[tuple[str, str]] = []
+            if csrf_of.get(url):
+                data.append(("csrf", csrf_of[url]))
+            if use_all:
+                data.append(("renewAll", "1"))
+                data += [("renewAllIDS[]", v) for v in first.renew_all_ids]
+            else:
+                data.append(("renewSelected", "1"))
+                data += [("renewSelectedIDS[]", raw.renew_token) for _, raw in group]
+            page = await self._fetch("POST", url, data=data)
+            tree = self._tree(page, pages.LOANS_PAGE)
+            if pages.is_login_page(tree):
+                # The library did not act on the post. Log in, re-read, report.
+                page = await self._login_with(tree, page)
+                tree = self._tree(page, pages.LOANS_PAGE)
+                if not pages.is_loans_page(tree):
+                    page = await self._fetch("GET", url)
+                    tree = self._tree(page, pages.LOANS_PAGE)
+                after = {r.key: r for r in pages.parse_loans(tree).loans}
+                for i, raw in group:
+                    now = after.get(raw.key)
+                    if now is not None and now.due_date > raw.due_date:
+                        results[i] = self._result(requested[i], True, due=now.due_date)
+                    else:
+                        results[i] = self._result(requested[i], False, message=SESSION_EXPIRED)
+                continue
+            answer = pages.parse_loans(tree)
+            after = {r.key: r for r in answer.loans}
+            errors = [f.text for f in answer.flashes if f.level == "danger"]
+            for i, raw in group:
+                results[i] = self._row_result(requested[i], raw, after.get(raw.key),
+                                              answer.other_page_failures, errors)
+        return [r for r in results if r is not None]
+
+    def _row_result(self, loan, before: pages.RawLoan, after: pages.RawLoan | None,
+                    other_failures: list[str], errors: list[str]) -> RenewResult:
+        if after is None:
+            for text in other_failures:
+                if text.startswith(before.title):
+                    reason = pages._after_label(text, pages._RENEW_FAIL)
+                    return self._result(loan, False, message=f"not renewed: {reason}")
+            return self._result(loan, False, message="not renewed: the loan was no longer "
+                                "listed after the renewal; check your loans")
+        if after.result is not None:
+            if after.result.renewed:
+                return self._result(loan, True, due=after.due_date)
+            return self._result(loan, False, message=after.result.message or "not renewed")
+        if after.due_date > before.due_date:
+            return self._result(loan, True, due=after.due_date)
+        why = "; ".join(errors) if errors else "the library gave no answer for this loan"
+        return self._result(loan, False, message=f"not renewed: {why}")
+
+    # -- holds -----------------------------------------------------------------------
+
+    def _to_hold(self, raw: pages.RawHold) -> Hold:
+        return Hold(
+            card=self.card.name, key=raw.key, title=raw.title, status=HoldStatus(raw.status),
+            author=raw.author, record_id=raw.record_id, queue_position=raw.queue_position,
+            queue_length=raw.queue_length, pickup_location=raw.pickup_location,
+            pickup_by=raw.pickup_by, created=raw.created, expires=raw.expires,
+            cancellable=raw.cancel_token is not None, cancel_token=raw.cancel_token,
+        )
+
+    async def holds(self) -> list[Hold]:
+        _, tree = await self._account(HOLDS_URL, pages.HOLDS_PAGE, pages.is_holds_page)
+        return [self._to_hold(r) for r in pages.parse_holds(tree).holds]
+
+    def _cancel_result(self, hold, cancelled: bool, message: str | None = None) -> CancelResult:
+        hid = hold.id if isinstance(hold, Hold) else self._to_hold(hold).id
+        return CancelResult(hold_id=hid, title=hold.title, cancelled=cancelled, message=message,
+                            card=self.card.name)
+
+    async def cancel_holds(self, holds: list[Hold]) -> list[CancelResult]:
+        # The IDs must have been shown in this session, so read the list first.
+        page, tree = await self._account(HOLDS_URL, pages.HOLDS_PAGE, pages.is_holds_page)
+        current = {r.key: r for r in pages.parse_holds(tree).holds}
+        results: list[CancelResult | None] = [None] * len(holds)
+        posting: list[tuple[int, pages.RawHold]] = []
+        for i, hold in enumerate(holds):
+            raw = current.get(hold.key)
+            if raw is None:
+                results[i] = self._cancel_result(hold, False, "not cancelled: the hold is no "
+                                                 "longer on the card (collected or expired?)")
+            elif raw.cancel_token is None:
+                if raw.status == "ready":
+                    msg = ("not cancelled: the hold is ready for pickup and cannot be cancelled "
+                           "online; contact the pickup library"
+                           + (f" ({raw.pickup_location})" if raw.pickup_location else ""))
+                elif raw.status == "in_transit":
+                    msg = ("not cancelled: the item is already on its way to the pickup "
+                           "library; contact the library to cancel it")
+                else:
+                    msg = "not cancelled: the library does not allow cancelling this hold online"
+                results[i] = self._cancel_result(hold, False, msg)
+            else:
+                posting.append((i, raw))
+        if posting:
+            data = [("cancelSelected", "1"), ("confirm", "1")]
+            data += [("selectedIDS[]", raw.cancel_token) for _, raw in posting]
+            page = await self._fetch("POST", HOLDS_URL, data=data)
+            tree = self._tree(page, pages.HOLDS_PAGE)
+            expired = pages.is_login_page(tree)
+            if expired:
+                page = await self._login_with(tree, page)
+                tree = self._tree(page, pages.HOLDS_PAGE)
+            flash = pages.flashes(tree)
+            if not pages.is_holds_page(tree) or pages.is_login_page(tree):
+                page, tree = await self._account(HOLDS_URL, pages.HOLDS_PAGE, pages.is_holds_page)
+            after = {r.key: r for r in pages.parse_holds(tree).holds}
+            errors = [f.text for f in flash if f.level == "danger"]
+            for i, raw in posting:
+                now = after.get(raw.key)
+                if now is None:
+                    results[i] = self._cancel_result(holds[i], True, "cancelled")
+                elif expired:
+                    results[i] = self._cancel_result(
+                        holds[i], False, "not cancelled: the session expired before the library "
+                        "took the request; try again")
+                elif now.error:
+                    results[i] = self._cancel_result(holds[i], False, f"not cancelled: {now.error}")
+                else:
+                    why = "; ".join(errors) if errors else "the hold is still on the list"
+                    results[i] = self._cancel_result(holds[i], False, f"not cancelled: {why}")
+        return [r for r in results if r is not None]
+
+    # -- search ----------------------------------------------------------------------
+
+    async def search(self, query: str, *, limit: int = 20) -> list[SearchResult]:
+        """Finna's public search API, on the view's own host.
+
+        The demo library serves it at ``<view>/api/v1/search``; the real one
+        is ``https://api.finna.fi/v1/search`` with the same parameters and
+        envelope (a registry entry could name it as the search host).
+        """
+        limit = max(0, min(int(limit), 100))
+        params: list[tuple[str, str]] = [("lookfor", query), ("type", "AllFields")]
+        if self.consortium.building:
+            params.append(("filter[]", f'building:"{self.consortium.building}"'))
+        params += [("field[]", f) for f in SEARCH_FIELDS]
+        params.append(("limit", str(limit)))
+        if self.language:
+            params.append(("lng", self.language))
+        page = await http.request(self.client, "GET", SEARCH_URL, params=params)
+        self.requests += 1 + len(page.history)
+        try:
+            data = json.loads(page.text)
+        except ValueError:
+            if page.status >= 400:
+                raise LibcliError(f"the library's search answered HTTP {page.status}") from None
+            raise PageNotUnderstood(pages.SEARCH_API, "a JSON answer") from None
+        return pages.parse_search(data)
+
+    # -- placing a hold ----------------------------------------------------------------
+
+    async def _hold_form(self, record_id: str) -> tuple[http.Page, pages.HoldForm]:
+        rec = quote(record_id, safe="")
+        href = None
+        for attempt in range(2):
+            tab = await self._fetch("POST", f"Record/{rec}/AjaxTab", data={"tab": "holdings"})
+            text = tab.text if tab.status < 400 else ""
+            href = pages.find_hold_link(text) if text else None
+            if href is None:
+                rec_page = await self._fetch("GET", f"Record/{rec}")
+                if rec_page.status == 404:
+                    raise UsageError(f"{self.consortium.name} has no record '{record_id}'")
+                self._tree(rec_page, pages.RECORD_PAGE)
+                text = rec_page.text
+                href = pages.find_hold_link(text)
+            if href is not None:
+                break
+            blocked = pages.hold_link_blocked(text)
+            if blocked:
+                raise Refused(f"{self.consortium.name} will not take a hold: {blocked}")
+            if attempt == 0 and pages.needs_login_for_hold(text):
+                await self.login()
+                continue
+            raise Refused(f"{self.consortium.name} offers no hold for record '{record_id}'")
+        page = await self._fetch("GET", href)
+        tree = self._tree(page, pages.HOLD_FORM_PAGE)
+        if pages.is_login_page(tree):
+            page = await self._login_with(tree, page)
+            tree = self._tree(page, pages.HOLD_FORM_PAGE)
+            if tree.css_first("form[name=placeHold]") is None:
+                page = await self._fetch("GET", href)
+                tree = self._tree(page, pages.HOLD_FORM_PAGE)
+        if urlsplit(page.url).path.rstrip("/").endswith(f"/Record/{rec}") and page.history:
+            raise Refused(f"{self.consortium.name} refused the hold request: "
+                          + ("; ".join(pages.error_messages(tree)) or "the hold link was not valid"))
+        return page, pages.parse_hold_form(tree)
+
+    async def pickup_locations(self, record_id: str) -> list[PickupLocation]:
+        _, form = await self._hold_form(record_id)
+        return form.locations
+
+    async def place_hold(self, record_id: str, pickup: str | None) -> PlaceHoldResult:
+        page, form = await self._hold_form(record_id)
+        chosen = choose_pickup(form.locations, pickup or self.card.pickup)
+        data = list(form.fields)
+        if chosen is not None and form.location_field:
+            data = [(k, v) for k, v in data if k != form.location_field]
+            data.append((form.location_field, chosen.code))
+        action = urljoin(page.url, form.action or page.url)
+        result = await self._fetch("POST", action, data=data)
+        tree = self._tree(result, pages.HOLD_FORM_PAGE)
+        name = chosen.name if chosen else None
+        if pages.is_login_page(tree):
+            await self._login_with(tree, result)
+            holds = await self.holds()
+            placed = any(h.record_id == record_id for h in holds)
+            return PlaceHoldResult(record_id, placed, "placed" if placed else
+                                   "not placed: the session expired before the library took the "
+                                   "request; try again", name, self.card.name)
+        flash = pages.flashes(tree)
+        errors = [f.text for f in flash if f.level == "danger"]
+        if result.history and not errors:
+            ok = [f.text for f in flash if f.level == "success"]
+            warn = [f.text for f in flash if f.level == "warning"]
+            return PlaceHoldResult(record_id, True, "; ".join(ok + warn) or "placed", name,
+                                   self.card.name)
+        if not errors:
+            errors = pages.parse_hold_form(tree).errors if tree.css_first(
+                "form[name=placeHold]") is not None else []
+        return PlaceHoldResult(record_id, False, "; ".join(errors) or
+                               "the library did not confirm the hold", name, self.card.name)
+
+    # -- fees and payment ------------------------------------------------------------------
+
+    def _to_balance(self, fp: pages.FinesPage) -> Balance:
+        currency = self.policy.currency
+        items = tuple(
+            Fee(amount=Money(i["cents"], currency), fee_type=i["type"], title=i["title"],
+                description=i["description"], created=i["created"],
+                payable_online=i["payable_online"])
+            for i in fp.items)
+        return Balance(
+            card=self.card.name, items=items, total=Money(fp.total_cents, currency),
+            online_payment_offered=fp.online_payment_offered,
+            minimum_online=Money(fp.minimum_cents, currency) if fp.minimum_cents is not None else None,
+            site_reason=fp.reason, payment_in_progress=fp.payment_in_progress,
+            payment_registered=fp.payment_registered,
+        )
+
+    async def fees(self) -> Balance:
+        _, tree = await self._account(FINES_URL, pages.FINES_PAGE, pages.is_fines_page)
+        return self._to_balance(pages.parse_fines(tree))
+
+    async def start_payment(self, balance: Balance) -> PaymentStart:
+        page, tree = await self._account(FINES_URL, pages.FINES_PAGE, pages.is_fines_page)
+        fp = pages.parse_fines(tree)
+        if fp.payment_in_progress:
+            raise Refused(f"{self.consortium.name}: a payment is already in progress for card "
+                          f"{self.card.name}; wait for it to finish (about 15 minutes) before "
+                          "starting another")
+        now = Money(fp.total_cents, self.policy.currency)
+        if now != balance.total:
+            raise Refused(f"{self.consortium.name}: the amount changed since it was shown "
+                          f"(was {balance.total}, now {now}); check the fees again")
+        if not fp.online_payment_offered:
+            raise Refused(f"{self.consortium.name} does not offer online payment now"
+                          + (f": {fp.reason}" if fp.reason else ""))
+        action = urljoin(page.url, fp.pay_action or "/MyResearch/Fines")
+        terms_page = await self._fetch("POST", action, data=fp.pay_fields)
+        ttree = self._tree(terms_page, pages.PAYMENT_PAGE)
+        if pages.is_login_page(ttree):
+            await self._login_with(ttree, terms_page)
+            raise Refused("the session expired before the payment started; nothing was charged; "
+                          "run the payment again")
+        if pages.is_fines_page(ttree) and ttree.css_first("form#paytrail-form") is None:
+            errors = pages.error_messages(ttree)
+            raise Refused(f"{self.consortium.name} did not start the payment"
+                          + (f": {'; '.join(errors)}" if errors else ""))
+        terms = pages.parse_payment_terms(ttree)
+        confirm_url = urljoin(terms_page.url, terms.action or terms_page.url)
+        answer = await self._fetch("POST", confirm_url, data=terms.fields, follow=False)
+        location = answer.headers.get("location") if answer.status in (301, 302, 303, 307, 308) else None
+        if not location:
+            atree = pages.tree_of(answer.text)
+            if pages.is_login_page(atree):
+                await self._login_with(atree, answer)
+                raise Refused("the session expired before the payment started; nothing was "
+                              "charged; run the payment again")
+            errors = pages.error_messages(atree)
+            raise Refused(f"{self.consortium.name} did not start the payment"
+                          + (f": {'; '.join(errors)}" if errors else ""))
+        url = urljoin(confirm_url, location)
+        if http.same_site(url, str(self.client.base_url)) and "/MyResearch/Fines" in urlsplit(url).path:
+            back = await self._fetch("GET", url)
+            errors = pages.error_messages(self._tree(back, pages.FINES_PAGE))
+            raise Refused(f"{self.consortium.name} did not start the payment"
+                          + (f": {'; '.join(errors)}" if errors else ""))
+        check_payment_url(url)
+        return PaymentStart(card=self.card.name, url=url, amount=now)
+
+
+def check_payment_url(url: str) -> str:
+    """The provider's address: https anywhere, plain http only to this machine."""
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return url
+    if parts.scheme == "http" and parts.hostname and http.is_loopback_host(parts.hostname):
+        return url
+    raise UnsafeAddress(f"the library sent a payment address libcli will not open "
+                        f"({parts.scheme or 'no'} scheme): {url[:80]!r}")
+
+
+def choose_pickup(locations: list[PickupLocation], wanted: str | None) -> PickupLocation | None:
+    """By code or name, case-insensitive; a unique prefix is enough."""
+    listing = ", ".join(f"{p.code} ({p.name})" for p in locations)
+    if not locations:
+        if wanted:
+            raise UsageError(f"the library lists no pickup locations; cannot choose '{wanted}'")
+        return None
+    if not wanted:
+        default = next((p for p in locations if p.default), None)
+        if default is not None:
+            return default
+        if len(locations) == 1:
+            return locations[0]
+        raise UsageError("choose a pickup location with --pickup", problems=[listing])
+    w = wanted.strip().casefold()
+    for p in locations:
+        if p.code.casefold() == w or p.name.casefold() == w:
+            return p
+    matches = [p for p in locations
+               if p.code.casefold().startswith(w) or p.name.casefold().startswith(w)]
+    if len(matches) == 1:
+        return matches[0]
+    what = "matches several" if matches else "is not one of"
+    raise UsageError(f"pickup location '{wanted}' {what} the choices: {listing}",
+                     problems=[f"{p.code}: {p.name}" for p in (matches or locations)])

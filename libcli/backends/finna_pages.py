@@ -1,0 +1,1093 @@
+"""Finna (VuFind, finna2 theme) pages as data: pure functions, no I/O.
+
+Each ``parse_*`` takes page HTML (or a parsed tree) and returns plain
+structures; ``finna.py`` holds the flow (requests, login, retries) and
+combines these with policy. The markup is described in
+``shared/reference/finna.md``.
+
+Parsing rules, because live Finna views drift between releases (§9):
+
+- anchor on what is stable: input names (``renewSelectedIDS[]``,
+  ``selectedIDS[]``, ``csrf``), row ids (``record<id>``), ``data-raw``
+  amounts, the date pattern and the ``alert-*`` severity classes;
+- search inside a row instead of along one exact path;
+- where label text must be read, match its meaning loosely in Finnish,
+  Swedish and English;
+- when something needed is missing, raise :class:`PageNotUnderstood` naming
+  the page and the part, and cross-check counts (the header's "(N)", the
+  total's ``data-raw``) so that a half-read page is never reported as a
+  smaller account.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Iterable
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from libcli.errors import PageNotUnderstood
+from libcli.model import FeeType, Material, PickupLocation, SearchResult
+
+LOANS_PAGE = "checked-out items"
+HOLDS_PAGE = "holds"
+FINES_PAGE = "fines"
+LOGIN_PAGE = "login"
+HOLD_FORM_PAGE = "place-a-hold"
+RECORD_PAGE = "record"
+PAYMENT_PAGE = "payment terms"
+SEARCH_API = "search API"
+
+DATE = r"(\d{1,2})\.(\d{1,2})\.(\d{4})"
+DATE_RE = re.compile(DATE)
+_SPACES = re.compile(r"[\s\u00a0\u202f\u2009\u2007]+")
+
+
+# --- small helpers ------------------------------------------------------------
+
+
+def tree_of(html: str | LexborHTMLParser) -> LexborHTMLParser:
+    if isinstance(html, LexborHTMLParser):
+        return html
+    return LexborHTMLParser(html or "")
+
+
+def clean(text: str | None) -> str:
+    """Collapse all kinds of whitespace (incl. no-break spaces) to one space."""
+    return _SPACES.sub(" ", text or "").strip()
+
+
+def text_of(node: LexborNode | None) -> str:
+    if node is None:
+        return ""
+    return clean(node.text(deep=True, separator=" "))
+
+
+def parse_date(text: str | None) -> date | None:
+    m = DATE_RE.search(text or "")
+    if not m:
+        return None
+    day, month, year = (int(g) for g in m.groups())
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return None
+
+
+_MONEY_RE = re.compile(
+    r"([-\u2212])?\s*(\d{1,3}(?:[ \u00a0\u202f\u2009]\d{3})+|\d+)(?:[,.](\d{1,2}))?(?!\d)"
+)
+
+
+def parse_money(text: str | None) -> int | None:
+    """``1 234,50 €`` (with any kind of space) → 123450 cents. Never a float."""
+    if not text:
+        return None
+    m = _MONEY_RE.search(text)
+    if not m:
+        return None
+    sign, whole, part = m.groups()
+    whole = re.sub(r"\D", "", whole)
+    part = (part or "0").ljust(2, "0")
+    cents = int(whole) * 100 + int(part)
+    return -cents if sign else cents
+
+
+def _int_attr(node: LexborNode | None, name: str) -> int | None:
+    if node is None:
+        return None
+    raw = (node.attributes.get(name) or "").strip()
+    if re.fullmatch(r"-?\d+", raw):
+        return int(raw)
+    return None
+
+
+def classes(node: LexborNode | None) -> set[str]:
+    if node is None:
+        return set()
+    return set((node.attributes.get("class") or "").split())
+
+
+def body_classes(tree: LexborHTMLParser) -> set[str]:
+    return classes(tree.body)
+
+
+def record_id_from_href(href: str | None) -> str | None:
+    if not href:
+        return None
+    m = re.search(r"/Record/([^/?#]+)", href)
+    return unquote(m.group(1)) if m else None
+
+
+def _words(*alternatives: str) -> re.Pattern[str]:
+    return re.compile("|".join(alternatives), re.I)
+
+
+# Label meanings in fi / sv / en-gb (reference §6), matched loosely.
+_DUE_LABEL = re.compile(r"(?:eräpäivä|förfallo\w*|due\s*date|due)\W{0,6}" + DATE, re.I)
+_CHECKED_OUT_LABEL = re.compile(r"(?:lainattu|lainauspäivä|utlånad|checked\s*out)\W{0,6}" + DATE, re.I)
+_RENEW_FRACTION = re.compile(r"(?:uusi\w*|uusint\w*|förny\w*|renew\w*)\D{0,25}?(\d+)\s*/\s*(\d+)", re.I)
+_RENEW_REMAINING = re.compile(
+    r"(?:uusi\w*|uusint\w*|förny\w*|renew\w*)[^\d]{0,30}?(?:jäljellä|kvar|återstående|remaining|left)"
+    r"\W{0,6}(\d+)",
+    re.I,
+)
+_RENEWED_COUNT = re.compile(r"(?:uusittu|uusittu\s+\w+|förnyat|renewed)\W{0,6}(\d+)(?!\s*/)", re.I)
+_RENEW_OK = _words(r"onnistui", r"lyckades", r"successful", r"renewed")
+_RENEW_FAIL = _words(r"ei voitu uusia", r"kunde inte förnyas", r"could not be renewed",
+                     r"not renewed", r"ei uusittu")
+_OVERDUE = _words(r"myöhässä", r"försen", r"overdue")
+_DUE_TODAY = _words(r"alle vuorokausi", r"inom ett dygn", r"within the next 24")
+_RESERVED = _words(r"varattu", r"varaus", r"reserverat", r"reserverad", r"reservation",
+                   r"requested", r"reserved")
+_QUICK_LOAN = _words(r"pikalaina", r"snabblån", r"quick\s*loan", r"express")
+_CHILDREN = _words(r"lasten", r"nuorten", r"barn", r"ungdom", r"children", r"youth", r"juvenile")
+_BARCODE = re.compile(r"(?:viivakoodi|streckkod|barcode)\W{0,6}([A-Za-z0-9][\w-]*)", re.I)
+_MUST_LOGIN = _words(r"kirjaudu sisään ensin", r"du måste logga in", r"must be logged in")
+_NO_ITEMS = _words(r"\bei ole\b", r"\bei lainoja\b", r"\bei varauksia\b", r"\bei maksuja\b",
+                   r"\binga\b", r"\bhar inte\b", r"\bhar inga\b", r"do not have", r"don't have",
+                   r"\bno (?:items|holds|fines|loans)\b")
+_HEADER_COUNT = re.compile(r"\((\d+)\)\s*$")
+
+
+# --- page identity ---------------------------------------------------------------
+
+
+def template_name(tree: LexborHTMLParser) -> str | None:
+    for cls in body_classes(tree):
+        if cls.startswith("template-name-"):
+            return cls[len("template-name-"):]
+    return None
+
+
+def _login_form_node(tree: LexborHTMLParser) -> LexborNode | None:
+    """The library-card (MultiILS) login form; not the Finna-account one."""
+    candidates = [f for f in tree.css("form")
+                  if f.css_first("input[type=password], input[name=password]") is not None]
+    if not candidates:
+        return None
+
+    def rank(form: LexborNode) -> int:
+        if form.attributes.get("id") == "loginForm":
+            return 0
+        if form.css_first("[name=target], input[name=auth_method][value=MultiILS]") is not None:
+            return 1
+        if form.attributes.get("name") == "loginForm":
+            return 2
+        return 3
+
+    best = min(candidates, key=rank)
+    return best if rank(best) < 3 else None
+
+
+def is_login_page(tree: LexborHTMLParser) -> bool:
+    """An account page answered with the login form (expired session)."""
+    name = template_name(tree)
+    if name == "login":
+        return True
+    if name not in (None, "login") and name not in ("home", "userlogin"):
+        # Another known template: a login form inside it is a lightbox/menu.
+        return False
+    return _login_form_node(tree) is not None
+
+
+def is_catalog_login_page(tree: LexborHTMLParser) -> bool:
+    return template_name(tree) == "cataloglogin" or tree.css_first(
+        "input[name=cat_password]") is not None
+
+
+@dataclass
+class Flash:
+    level: str  # danger, warning, info, success, default
+    text: str
+
+
+_ALERT_LEVELS = ("danger", "warning", "info", "success", "default")
+
+
+def alert_level(node: LexborNode) -> str | None:
+    cls = classes(node)
+    for level in _ALERT_LEVELS:
+        if f"alert-{level}" in cls:
+            return level
+    if "alert-error" in cls:
+        return "danger"
+    return None
+
+
+def flashes(tree: LexborHTMLParser) -> list[Flash]:
+    """Flash messages (div.flash-message / [role=alert]) outside table rows."""
+    out: list[Flash] = []
+    seen = set()
+    for node in tree.css(".flash-message, [role=alert]"):
+        level = alert_level(node)
+        if level is None or _inside(node, "tr"):
+            continue
+        text = text_of(node)
+        if text and (level, text) not in seen:
+            seen.add((level, text))
+            out.append(Flash(level, text))
+    return out
+
+
+def _inside(node: LexborNode, tag: str) -> bool:
+    parent = node.parent
+    while parent is not None:
+        if parent.tag == tag:
+            return True
+        parent = parent.parent
+    return False
+
+
+def error_messages(tree: LexborHTMLParser, *, skip_must_login: bool = True) -> list[str]:
+    return [f.text for f in flashes(tree)
+            if f.level == "danger" and not (skip_must_login and _MUST_LOGIN.search(f.text))]
+
+
+def header_count(tree: LexborHTMLParser) -> int | None:
+    """The "(N)" at the end of the account page's h2, if any."""
+    nodes = tree.css(".useraccount-header h2") or tree.css("h2")
+    for node in nodes:
+        if "lightbox-header" in classes(node):
+            continue
+        m = _HEADER_COUNT.search(text_of(node))
+        if m:
+            return int(m.group(1))
+    return None
+
+
+def says_no_items(tree: LexborHTMLParser) -> bool:
+    return any(_NO_ITEMS.search(text_of(h)) for h in tree.css("h3"))
+
+
+def support_notice(tree: LexborHTMLParser) -> str | None:
+    node = tree.css_first(".support-notice")
+    return text_of(node) or None if node is not None else None
+
+
+# --- forms ---------------------------------------------------------------------
+
+
+def form_fields(form: LexborNode, *, submit: str | None = None,
+                skip: Iterable[str] = ()) -> list[tuple[str, str]]:
+    """The name/value pairs a browser would post for this form.
+
+    Hidden, text-like inputs, checked checkboxes/radios, selects (the
+    selected option, else the first) and textareas; of the submit buttons
+    only the one named ``submit``.
+    """
+    skip = set(skip)
+    out: list[tuple[str, str]] = []
+    for node in form.css("input, select, textarea, button"):
+        attrs = node.attributes
+        name = attrs.get("name")
+        if not name or name in skip or "disabled" in attrs:
+            continue
+        if node.tag == "select":
+            options = node.css("option")
+            chosen = next((o for o in options if "selected" in o.attributes), None)
+            if chosen is None and options:
+                chosen = options[0]
+            if chosen is not None:
+                value = chosen.attributes.get("value")
+                out.append((name, value if value is not None else text_of(chosen)))
+            continue
+        if node.tag == "textarea":
+            out.append((name, node.text(deep=True) or ""))
+            continue
+        kind = (attrs.get("type") or ("submit" if node.tag == "button" else "text")).lower()
+        value = attrs.get("value") or ""
+        if kind in ("submit", "button", "image", "reset"):
+            if submit is not None and name == submit:
+                out.append((name, value or "1"))
+            continue
+        if kind in ("checkbox", "radio"):
+            if "checked" in attrs:
+                out.append((name, value or "on"))
+            continue
+        if kind == "file":
+            continue
+        out.append((name, value))
+    return out
+
+
+@dataclass
+class LoginForm:
+    action: str | None
+    fields: list[tuple[str, str]]  # everything but username and password
+    targets: list[str]  # login target ids offered (select options or the hidden value)
+    username: str = "username"
+    password: str = "password"
+
+    def with_target(self, target: str | None) -> list[tuple[str, str]]:
+        if target is None:
+            return list(self.fields)
+        return [(k, target if k == "target" else v) for k, v in self.fields]
+
+
+def parse_login_form(html: str | LexborHTMLParser) -> LoginForm:
+    tree = tree_of(html)
+    form = _login_form_node(tree)
+    if form is None:
+        raise PageNotUnderstood(LOGIN_PAGE, "the library-card login form (form#loginForm)")
+    password = form.css_first("input[type=password]") or form.css_first("input[name=password]")
+    user = (form.css_first("input[name=username]")
+            or form.css_first("input[type=text], input:not([type])"))
+    if user is None or password is None:
+        raise PageNotUnderstood(LOGIN_PAGE, "the username and password fields")
+    uname, pname = user.attributes.get("name"), password.attributes.get("name")
+    submit = form.css_first("[name=processLogin]")
+    fields = form_fields(form, submit="processLogin" if submit is not None else None,
+                         skip=(uname, pname, "remember_me"))
+    targets: list[str] = []
+    target = form.css_first("[name=target]")
+    if target is not None:
+        if target.tag == "select":
+            targets = [o.attributes.get("value") or "" for o in target.css("option")]
+            targets = [t for t in targets if t]
+        elif target.attributes.get("value"):
+            targets = [target.attributes["value"]]
+    return LoginForm(form.attributes.get("action"), fields, targets, uname, pname)
+
+
+def login_refusal(tree: LexborHTMLParser) -> str | None:
+    """The site's reason after a refused login, if it shows one."""
+    errors = error_messages(tree)
+    return "; ".join(errors) if errors else None
+
+
+# --- loans -------------------------------------------------------------------------
+
+
+@dataclass
+class RowResult:
+    """The renewal answer printed in one loan's row after a renew post."""
+
+    renewed: bool
+    message: str | None = None
+
+
+@dataclass
+class RawLoan:
+    record_id: str | None
+    title: str
+    due_date: date
+    author: str | None = None
+    barcode: str | None = None
+    material: Material = Material.BOOK
+    renewals_used: int | None = None
+    renewals_limit: int | None = None
+    renewals_remaining: int | None = None
+    renew_token: str | None = None
+    site_reason: str | None = None  # why the site gives no checkbox, if it says
+    reserved: bool = False
+    overdue_flag: bool = False
+    result: RowResult | None = None
+    ordinal: int = 0  # 0 for the first loan of a record on the page, 1 for the next …
+
+    @property
+    def item_part(self) -> str | None:
+        """The stable part of the renew token: the item id.
+
+        SierraRest and KohaRest tokens are ``<checkout_id>|<item_id>``;
+        Axiell's is just ``<item_id>``. A checkout id may change when the ILS
+        re-issues a loan; the item id is the physical copy and does not.
+        """
+        if not self.renew_token:
+            return None
+        return self.renew_token.rsplit("|", 1)[-1] or None
+
+    @property
+    def key(self) -> str:
+        """Stable between runs: record id plus the copy (item id, else barcode)."""
+        base = self.record_id or f"title:{self.title}"
+        part = self.item_part or self.barcode
+        if part:
+            return f"{base}|{part}"
+        return base if self.ordinal == 0 else f"{base}#{self.ordinal + 1}"
+
+
+@dataclass
+class LoansPage:
+    loans: list[RawLoan]
+    total: int | None
+    csrf: str | None
+    has_form: bool
+    renew_all_ids: list[str]
+    can_renew_all: bool
+    other_page_failures: list[str] = field(default_factory=list)
+    flashes: list[Flash] = field(default_factory=list)
+    last_page: int = 1
+
+
+def is_loans_page(tree: LexborHTMLParser) -> bool:
+    name = template_name(tree)
+    if name is not None:
+        return name == "checkedout"
+    return tree.css_first("form#renewals, form[name=renewals]") is not None or any(
+        (n.attributes.get("id") or "").startswith("record") for n in tree.css("tr[id]"))
+
+
+def _rows(tree: LexborHTMLParser, root: LexborNode | None = None) -> list[LexborNode]:
+    """Account-table rows: by row id, by row class, or by carrying a record title."""
+    rows = []
+    for tr in (root or tree).css("tr"):
+        cls = classes(tr)
+        if "sr-only" in cls or "headers" in cls or _inside(tr, "thead"):
+            continue
+        rid = tr.attributes.get("id") or ""
+        if (rid.startswith("record") or "myresearch-row" in cls
+                or tr.css_first(".record-title, a[href*='/Record/']") is not None):
+            rows.append(tr)
+    return rows
+
+
+def _title_and_record(row: LexborNode, page: str, index: int) -> tuple[str, str | None]:
+    title_node = row.css_first(".record-title")
+    link = None
+    if title_node is not None:
+        link = title_node if title_node.tag == "a" else title_node.css_first("a[href*='/Record/']")
+    if link is None:
+        for a in row.css("a[href*='/Record/']"):
+            if text_of(a):
+                link = a
+                break
+    title = text_of(title_node) or text_of(link)
+    title = title.rstrip(" /:")
+    if not title:
+        raise PageNotUnderstood(page, f"the title in row {index + 1}")
+    record_id = None
+    rid = row.attributes.get("id") or ""
+    if rid.startswith("record") and len(rid) > len("record"):
+        record_id = rid[len("record"):]
+    if record_id is None and link is not None:
+        record_id = record_id_from_href(link.attributes.get("href"))
+    return title, record_id
+
+
+def _author(row: LexborNode) -> str | None:
+    meta = row.css_first(".record-core-metadata")
+    scope = meta if meta is not None else row
+    for a in scope.css("a"):
+        href = a.attributes.get("href") or ""
+        if "/Record/" in href or "record-title" in classes(a):
+            continue
+        if "author" in href.lower() or meta is not None:
+            return text_of(a) or None
+    return None
+
+
+_FORMAT_MATERIAL = (
+    (re.compile(r"newspaper", re.I), Material.NEWSPAPER),
+    (re.compile(r"journal|magazine|serial|periodical|lehti", re.I), Material.MAGAZINE),
+    (re.compile(r"video|dvd|blu|sound|audio|music|cd|game|film|record", re.I), Material.AUDIOVISUAL),
+)
+
+
+def _material(row: LexborNode, row_text: str) -> Material:
+    if _QUICK_LOAN.search(row_text):
+        return Material.QUICK_LOAN
+    formats = " ".join(
+        c for node in row.css("[class*='format-']") for c in classes(node) if c.startswith("format-"))
+    mat_type = ""
+    m = re.search(r"(?:aineistotyyppi|materialtyp|material\s*type)\W{0,6}([^:]{0,40})", row_text, re.I)
+    if m:
+        mat_type = m.group(1)
+    if _CHILDREN.search(mat_type) or _CHILDREN.search(formats):
+        return Material.CHILDREN
+    for pattern, material in _FORMAT_MATERIAL:
+        if pattern.search(formats):
+            return material
+    return Material.BOOK
+
+
+def _row_alerts(row: LexborNode) -> list[tuple[str, str]]:
+    out = []
+    for node in row.css(".alert"):
+        level = alert_level(node)
+        if level:
+            out.append((level, text_of(node)))
+    return out
+
+
+def _after_label(text: str, label: re.Pattern[str]) -> str:
+    """'Lainaa ei voitu uusia: Varattu toiselle asiakkaalle' → the reason part."""
+    m = label.search(text)
+    if m:
+        rest = text[m.end():].lstrip(" .:")
+        if rest:
+            return rest
+    return text
+
+
+def _due_date(text: str) -> date | None:
+    m = None
+    for m in _DUE_LABEL.finditer(text):
+        pass  # the last labelled due date (after a renewal the new one)
+    if m is not None:
+        return parse_date("%s.%s.%s" % m.groups()[-3:])
+    checked_out = {m.group(0) for m in _CHECKED_OUT_LABEL.finditer(text)}
+    checked_out_dates = {parse_date(s) for s in checked_out}
+    dates = [parse_date(m.group(0)) for m in DATE_RE.finditer(text)]
+    dates = [d for d in dates if d is not None and d not in checked_out_dates]
+    return dates[-1] if dates else None
+
+
+def parse_loan_row(row: LexborNode, index: int = 0, *, has_form: bool = False) -> RawLoan:
+    title, record_id = _title_and_record(row, LOANS_PAGE, index)
+    status = row.css_first(".status-column") or row.css_first(".checkedout-status-information")
+    status_text = text_of(status if status is not None else row)
+    row_text = text_of(row)
+    due = _due_date(status_text) or _due_date(row_text)
+    if due is None:
+        raise PageNotUnderstood(LOANS_PAGE, f"the due date of '{title}'")
+
+    token = None
+    for name in ("renewSelectedIDS[]", "renewAllIDS[]", "selectAllIDS[]"):
+        node = row.css_first(f'input[name="{name}"]')
+        if node is not None and node.attributes.get("value"):
+            token = node.attributes["value"]
+            break
+    no_checkbox = row.css_first(".no-checkbox")
+    if has_form and token is None and no_checkbox is None:
+        raise PageNotUnderstood(LOANS_PAGE, f"the renew checkbox of '{title}'")
+
+    used = limit = remaining = None
+    m = _RENEW_FRACTION.search(status_text)
+    if m:
+        used, limit = int(m.group(1)), int(m.group(2))
+    else:
+        m = _RENEW_REMAINING.search(status_text)
+        if m:
+            remaining = int(m.group(1))
+        else:
+            m = _RENEWED_COUNT.search(status_text)
+            if m:
+                used = int(m.group(1))
+
+    result = None
+    reserved = False
+    overdue = False
+    reason = None
+    for level, text in _row_alerts(row):
+        if _RESERVED.search(text):
+            reserved = True
+        if level == "success" and (_RENEW_OK.search(text) or not _OVERDUE.search(text)):
+            result = RowResult(True, text or None)
+        elif level == "danger" and _RENEW_FAIL.search(text):
+            result = RowResult(False, _after_label(text, _RENEW_FAIL))
+        elif level == "danger" and _OVERDUE.search(text):
+            overdue = True
+        elif level == "danger" and result is None:
+            result = RowResult(False, text)
+    if token is None and no_checkbox is not None:
+        reason = text_of(no_checkbox) or None
+    barcode = None
+    bm = _BARCODE.search(row_text)
+    if bm:
+        barcode = bm.group(1)
+    return RawLoan(
+        record_id=record_id, title=title, due_date=due, author=_author(row), barcode=barcode,
+        material=_material(row, row_text), renewals_used=used, renewals_limit=limit,
+        renewals_remaining=remaining, renew_token=token, site_reason=reason, reserved=reserved,
+        overdue_flag=overdue, result=result,
+    )
+
+
+def _set_ordinals(loans: list) -> None:
+    seen: dict[str, int] = {}
+    for loan in loans:
+        base = loan.record_id or f"title:{loan.title}"
+        loan.ordinal = seen.get(base, 0)
+        seen[base] = loan.ordinal + 1
+
+
+def _last_page(tree: LexborHTMLParser) -> int:
+    last = 1
+    for a in tree.css(".pagination a[href], nav a[href*='page=']"):
+        href = a.attributes.get("href") or ""
+        try:
+            values = parse_qs(urlsplit(href).query).get("page", [])
+        except ValueError:
+            continue
+        for v in values:
+            if v.isdigit():
+                last = max(last, int(v))
+    return last
+
+
+def parse_loans(html: str | LexborHTMLParser) -> LoansPage:
+    tree = tree_of(html)
+    if not is_loans_page(tree):
+        raise PageNotUnderstood(LOANS_PAGE, "the page is not the checked-out items page")
+    form = tree.css_first("form#renewals, form[name=renewals]")
+    rows = _rows(tree)
+    loans = [parse_loan_row(r, i, has_form=form is not None) for i, r in enumerate(rows)]
+    _set_ordinals(loans)
+    total = header_count(tree)
+    if not loans:
+        notice = support_notice(tree)
+        if notice:
+            from libcli.errors import NotSupported
+
+            raise NotSupported(f"the library does not list loans for this card online: {notice}")
+        if total not in (0, None) or (total is None and not says_no_items(tree)):
+            raise PageNotUnderstood(LOANS_PAGE, "no loan rows, and no 'no items' notice")
+    else:
+        if total is None:
+            raise PageNotUnderstood(LOANS_PAGE, "the item count in the page header")
+        last = _last_page(tree)
+        if len(loans) > total or (len(loans) < total and last <= 1 and len(loans) % 50):
+            raise PageNotUnderstood(
+                LOANS_PAGE, f"the header says {total} items but {len(loans)} rows were read")
+    csrf = None
+    renew_all_ids: list[str] = []
+    can_renew_all = False
+    if form is not None:
+        node = form.css_first("input[name=csrf]")
+        csrf = node.attributes.get("value") if node is not None else None
+        renew_all_ids = [n.attributes.get("value") or "" for n in form.css('input[name="renewAllIDS[]"]')]
+        renew_all_ids = [v for v in renew_all_ids if v]
+        can_renew_all = form.css_first("#renewAll, [name=renewAll]") is not None
+    if csrf is None:
+        node = tree.css_first("input[name=csrf]")
+        csrf = node.attributes.get("value") if node is not None else None
+    # Failures for loans on other pages are alerts outside the rows (§2).
+    other = []
+    for node in tree.css(".alert-danger"):
+        if _inside(node, "tr") or "flash-message" in classes(node):
+            continue
+        text = text_of(node)
+        if _RENEW_FAIL.search(text):
+            other.append(text)
+    return LoansPage(loans, total, csrf, form is not None, renew_all_ids, can_renew_all,
+                     other, flashes(tree), _last_page(tree))
+
+
+# --- holds ------------------------------------------------------------------------
+
+
+@dataclass
+class RawHold:
+    record_id: str | None
+    title: str
+    status: str  # waiting | in_transit | ready
+    author: str | None = None
+    queue_position: int | None = None
+    queue_length: int | None = None
+    pickup_location: str | None = None
+    pickup_by: date | None = None
+    created: date | None = None
+    expires: date | None = None
+    cancel_token: str | None = None
+    error: str | None = None  # a per-row cancel failure
+    ordinal: int = 0
+
+    @property
+    def key(self) -> str:
+        """Stable while the hold moves from waiting to ready: the record id.
+
+        A patron holds a record once; a second hold on it gets ``#2``.
+        """
+        base = self.record_id or f"title:{self.title}"
+        return base if self.ordinal == 0 else f"{base}#{self.ordinal + 1}"
+
+
+@dataclass
+class HoldsPage:
+    holds: list[RawHold]
+    total: int | None
+    has_form: bool
+    flashes: list[Flash] = field(default_factory=list)
+
+
+def is_holds_page(tree: LexborHTMLParser) -> bool:
+    name = template_name(tree)
+    if name is not None:
+        return name == "list" and "template-dir-holds" in body_classes(tree)
+    return tree.css_first("form#update_holds, form[name=updateForm]") is not None
+
+
+_PICKUP_LABEL = _words(r"noutopaikka", r"hämtas från", r"hämtningsställe", r"pick\s*up\s*location",
+                       r"pickup\s*location", r"pickup")
+_CREATED = re.compile(r"(?:luotu|skapad|created|placed)\W{0,6}" + DATE, re.I)
+_EXPIRES = re.compile(r"(?:vanhenee|förfaller|expires?|expiration)\W{0,6}" + DATE, re.I)
+_QUEUE = re.compile(r"(?:sijainti jonossa|jonosijainti|placering i kön|queue\s*position|jono|kön|queue)"
+                    r"\W{0,6}(\d+)(?:\s*/\s*(\d+))?", re.I)
+_READY = _words(r"noudettavissa", r"kan avhämtas", r"available", r"avhämtas")
+_IN_TRANSIT = _words(r"matkalla", r"på väg", r"in transit")
+
+
+def parse_hold_row(row: LexborNode, index: int = 0, *, has_form: bool = False) -> RawHold:
+    title, record_id = _title_and_record(row, HOLDS_PAGE, index)
+    status_node = row.css_first(".holds-status-information")
+    scope = status_node if status_node is not None else row
+    text = text_of(scope)
+    pickup = None
+    container = scope.css_first(".pickup-location-container")
+    if container is not None:
+        pickup = _after_label(text_of(container), _PICKUP_LABEL) or None
+    else:
+        m = re.search(r"(?:noutopaikka|hämtas från|pick\s*up\s*location)\s*:?\s*([^|:]+?)\s*"
+                      r"(?=luotu|skapad|created|$)", text, re.I)
+        if m:
+            pickup = m.group(1).strip() or None
+    created = expires = None
+    m = _CREATED.search(text)
+    if m:
+        created = parse_date("%s.%s.%s" % m.groups())
+    m = _EXPIRES.search(text)
+    if m:
+        expires = parse_date("%s.%s.%s" % m.groups())
+
+    status = None
+    position = length = None
+    pickup_by = None
+    error = None
+    for node in scope.css(".alert"):
+        level = alert_level(node)
+        atext = text_of(node)
+        if level == "success" or (level in ("info", None) and _READY.search(atext)):
+            status = "ready"
+            pickup_by = parse_date(atext)
+        elif level == "danger":
+            error = atext
+    if status is None:
+        transit = scope.css_first(".text-success")
+        if transit is not None and not _READY.search(text_of(transit)) or _IN_TRANSIT.search(text):
+            status = "in_transit"
+    if status is None:
+        m = _QUEUE.search(text)
+        if m:
+            status = "waiting"
+            position = int(m.group(1))
+            length = int(m.group(2)) if m.group(2) else None
+    if status is None and _READY.search(text):
+        status = "ready"
+        pickup_by = parse_date(_after_label(text, _READY))
+    if status is None:
+        raise PageNotUnderstood(HOLDS_PAGE, f"the state (queue, in transit or ready) of '{title}'")
+    token = None
+    for name in ("selectedIDS[]", "cancelSelectedIDS[]", "cancelAllIDS[]"):
+        node = row.css_first(f'input[name="{name}"]')
+        if node is not None and node.attributes.get("value"):
+            token = node.attributes["value"]
+            break
+    if has_form and token is None and row.css_first(".no-checkbox") is None:
+        raise PageNotUnderstood(HOLDS_PAGE, f"the cancel checkbox of '{title}'")
+    return RawHold(record_id=record_id, title=title, status=status, author=_author(row),
+                   queue_position=position, queue_length=length, pickup_location=pickup,
+                   pickup_by=pickup_by, created=created, expires=expires, cancel_token=token,
+                   error=error)
+
+
+def parse_holds(html: str | LexborHTMLParser) -> HoldsPage:
+    tree = tree_of(html)
+    if not is_holds_page(tree):
+        raise PageNotUnderstood(HOLDS_PAGE, "the page is not the holds list")
+    form = tree.css_first("form#update_holds, form[name=updateForm]")
+    holds = [parse_hold_row(r, i, has_form=form is not None) for i, r in enumerate(_rows(tree))]
+    _set_ordinals(holds)
+    total = header_count(tree)
+    if not holds:
+        notice = support_notice(tree)
+        if notice:
+            from libcli.errors import NotSupported
+
+            raise NotSupported(f"the library does not list holds for this card online: {notice}")
+        if total not in (0, None) or (total is None and not says_no_items(tree)):
+            raise PageNotUnderstood(HOLDS_PAGE, "no hold rows, and no 'no holds' notice")
+    elif total is None:
+        raise PageNotUnderstood(HOLDS_PAGE, "the hold count in the page header")
+    elif total != len(holds):
+        raise PageNotUnderstood(HOLDS_PAGE, f"the header says {total} holds but {len(holds)} rows were read")
+    return HoldsPage(holds, total, form is not None, flashes(tree))
+
+
+# --- placing a hold ---------------------------------------------------------------------
+
+
+def find_hold_link(html: str | LexborHTMLParser) -> str | None:
+    """The href of the record's place-a-hold link (title level first)."""
+    tree = tree_of(html)
+    node = tree.css_first(".place-hold-wrapper a.placehold") or tree.css_first("a.placehold")
+    if node is None:
+        node = next((a for a in tree.css("a[href*='/Hold?'], a[href*='/Hold']")
+                     if "hashKey" in (a.attributes.get("href") or "")), None)
+    if node is None:
+        return None
+    href = node.attributes.get("href") or ""
+    return href.split("#", 1)[0] or None
+
+
+def hold_link_blocked(html: str | LexborHTMLParser) -> str | None:
+    tree = tree_of(html)
+    node = tree.css_first(".borrowing-block")
+    return text_of(node) or None if node is not None else None
+
+
+def needs_login_for_hold(html: str | LexborHTMLParser) -> bool:
+    return tree_of(html).css_first("a.login-link, a[href*='CompleteLogin']") is not None
+
+
+@dataclass
+class HoldForm:
+    action: str | None
+    fields: list[tuple[str, str]]
+    locations: list[PickupLocation]
+    location_field: str | None
+    errors: list[str]
+
+
+def parse_hold_form(html: str | LexborHTMLParser) -> HoldForm:
+    tree = tree_of(html)
+    form = tree.css_first("form[name=placeHold]")
+    if form is None:
+        sel = tree.css_first('[name="gatheredDetails[pickUpLocation]"]')
+        form = sel
+        while form is not None and form.tag != "form":
+            form = form.parent
+    if form is None:
+        raise PageNotUnderstood(HOLD_FORM_PAGE, "the hold form (form[name=placeHold])")
+    select = form.css_first("select#pickUpLocation") or form.css_first(
+        'select[name="gatheredDetails[pickUpLocation]"]')
+    locations: list[PickupLocation] = []
+    field_name = None
+    if select is not None:
+        field_name = select.attributes.get("name")
+        for opt in select.css("option"):
+            code = opt.attributes.get("value") or ""
+            if not code:
+                continue
+            locations.append(PickupLocation(code, text_of(opt) or code, "selected" in opt.attributes))
+    else:
+        hidden = form.css_first('input[name="gatheredDetails[pickUpLocation]"]')
+        if hidden is not None and hidden.attributes.get("value"):
+            field_name = hidden.attributes.get("name")
+            locations.append(PickupLocation(hidden.attributes["value"], hidden.attributes["value"], True))
+    submit = form.css_first("[name=placeHold]")
+    fields = form_fields(form, submit="placeHold" if submit is not None else None)
+    if submit is not None and not any(k == "placeHold" for k, _ in fields):
+        fields.append(("placeHold", submit.attributes.get("value") or "1"))
+    errors = [text_of(n) for n in tree.css(".alert-danger") if text_of(n)]
+    return HoldForm(form.attributes.get("action"), fields, locations, field_name, errors)
+
+
+# --- fines -------------------------------------------------------------------------
+
+
+@dataclass
+class FinesPage:
+    items: list[dict]
+    total_cents: int
+    count: int | None
+    online_payment_offered: bool
+    minimum_cents: int | None
+    reason: str | None
+    payment_in_progress: bool
+    payment_registered: bool
+    registering: bool
+    pay_fields: list[tuple[str, str]]
+    pay_action: str | None
+    flashes: list[Flash]
+
+
+def is_fines_page(tree: LexborHTMLParser) -> bool:
+    name = template_name(tree)
+    if name is not None:
+        return name == "fines"
+    return tree.css_first("#online_payment_total_due, table.fines-table") is not None
+
+
+_TYPE_HEAD = _words(r"^tyyppi", r"^typ", r"^type", r"fine_type")
+_DESC_HEAD = _words(r"^selite", r"förklaring", r"description", r"fine_description")
+_CREATED_HEAD = _words(r"kirjauspvm", r"skapad", r"reg\.?\s*date", r"creation", r"fine_creation")
+_FEE_TYPES = (
+    (_words(r"korvaus", r"ersättning", r"replacement", r"kadon", r"lost", r"förlorad"), FeeType.REPLACEMENT),
+    (_words(r"noutamat", r"varau", r"oavhämtad", r"reservation", r"hold", r"uncollected", r"not picked"),
+     FeeType.UNCOLLECTED_HOLD),
+    (_words(r"muistut", r"huomautu", r"påminnelse", r"krav", r"notice", r"reminder"), FeeType.NOTICE),
+    (_words(r"myöhä", r"försen", r"overdue", r"late"), FeeType.OVERDUE),
+)
+_IN_PROGRESS = _words(r"kesken", r"käynnissä", r"pågår", r"in progress", r"already started",
+                      r"pending")
+_PAYMENT_OK = _words(r"maksu onnistui", r"maksu vastaanotettu", r"betalningen lyckades",
+                     r"betalningen har", r"payment (?:was )?successful", r"payment received",
+                     r"payment registered")
+
+
+def fee_type_of(text: str) -> FeeType:
+    for pattern, kind in _FEE_TYPES:
+        if pattern.search(text or ""):
+            return kind
+    return FeeType.OTHER
+
+
+def parse_fines(html: str | LexborHTMLParser) -> FinesPage:
+    tree = tree_of(html)
+    if not is_fines_page(tree):
+        raise PageNotUnderstood(FINES_PAGE, "the page is not the fines page")
+    table = tree.css_first("table.fines-table") or tree.css_first("table.useraccount-table")
+    headers: list[str] = []
+    items: list[dict] = []
+    if table is not None:
+        headers = [text_of(th) for th in table.css("thead th, tr.headers th")]
+        for tr in table.css("tr"):
+            if "headers" in classes(tr) or _inside(tr, "thead"):
+                continue
+            cells = tr.css("td")
+            if not cells:
+                continue
+            items.append(_fine_row(tr, cells, len(items)))
+    total_node = tree.css_first("#online_payment_total_due")
+    total = _int_attr(total_node, "data-raw")
+    count = header_count(tree)
+    registering = tree.css_first(".register-payment-spinner, #online-payment-status") is not None
+    no_fines = not items and says_no_items(tree)
+    if total is None:
+        if no_fines or (not items and count == 0):
+            total = 0
+        else:
+            raise PageNotUnderstood(FINES_PAGE, "the total (#online_payment_total_due[data-raw])")
+    if not items and total != 0:
+        raise PageNotUnderstood(FINES_PAGE, "the fines table")
+    if items and sum(i["cents"] for i in items) != total:
+        raise PageNotUnderstood(
+            FINES_PAGE, f"the rows add up to {sum(i['cents'] for i in items)} cents "
+            f"but the total says {total}")
+    if count is not None and items and count != len(items):
+        raise PageNotUnderstood(FINES_PAGE, f"the header says {count} fines but {len(items)} rows were read")
+    form = tree.css_first("form#online_payment_form") or tree.css_first("form.online-payment-form")
+    pay_button = form.css_first("[name=pay]") if form is not None else None
+    offered = pay_button is not None
+    pay_fields: list[tuple[str, str]] = []
+    if form is not None:
+        pay_fields = [(k, v) for k, v in form_fields(form) if k != "selectAll"]
+        # Whole balance: every payable fine is selected (selection mode).
+        for box in form.css('input[name="selectedIDS[]"]'):
+            value = box.attributes.get("value")
+            if value and ("selectedIDS[]", value) not in pay_fields:
+                pay_fields.append(("selectedIDS[]", value))
+        if pay_button is not None:
+            pay_fields.append(("pay", pay_button.attributes.get("value") or "1"))
+    minimum = _int_attr(tree.css_first("#online_payment_minimum_payment"), "data-raw")
+    reason = None
+    info = tree.css_first(".fines-info-area")
+    if info is not None:
+        reason = text_of(info.css_first("p") or info) or None
+        if minimum is None and reason:
+            amount = info.css_first(".amount")
+            if amount is not None:
+                minimum = parse_money(text_of(amount))
+    flash_list = flashes(tree)
+    in_progress = False
+    for node in tree.css(".alert-danger, .alert-warning"):
+        if node.attributes.get("id") == "online_payment_minimum_payment":
+            continue
+        if _IN_PROGRESS.search(text_of(node)):
+            in_progress = True
+    registered = any(f.level == "success" and _PAYMENT_OK.search(f.text) for f in flash_list)
+    return FinesPage(items, total, count, offered, minimum, reason, in_progress or registering,
+                     registered, registering, pay_fields,
+                     form.attributes.get("action") if form is not None else None, flash_list)
+
+
+def _fine_row(tr: LexborNode, cells: list[LexborNode], index: int) -> dict:
+    title_node = tr.css_first("th[scope=row]") or tr.css_first("th")
+    title = None
+    if title_node is not None and title_node.css_first(".text-muted") is None:
+        title = text_of(title_node) or None
+    by_label: dict[str, LexborNode] = {}
+    for td in cells:
+        label = td.attributes.get("data-label")
+        if label:
+            by_label[clean(label)] = td
+
+    def find(pattern: re.Pattern[str]) -> str | None:
+        for label, td in by_label.items():
+            if pattern.search(label):
+                return text_of(td) or None
+        return None
+
+    box = tr.css_first('input[name="selectedIDS[]"]')
+    cents = _int_attr(box, "data-amount")
+    balance_cells = [td for td in cells if "balance" in classes(td)]
+    balance = balance_cells[-1] if balance_cells else cells[-1]
+    nonpayable = tr.css_first(".online-payment-nonpayable")
+    if cents is None:
+        source = nonpayable if nonpayable is not None else balance
+        cents = parse_money(text_of(source))
+    if cents is None:
+        raise PageNotUnderstood(FINES_PAGE, f"the balance of fine row {index + 1}")
+    kind_text = find(_TYPE_HEAD) or ""
+    description = find(_DESC_HEAD)
+    created = parse_date(find(_CREATED_HEAD) or "")
+    return {
+        "cents": cents,
+        "type": fee_type_of(kind_text + " " + (description or "")),
+        "type_text": kind_text or None,
+        "title": title,
+        "description": description or (kind_text or None),
+        "created": created,
+        "payable_online": nonpayable is None and tr.css_first(".online-payment-remark") is None,
+    }
+
+
+@dataclass
+class TermsForm:
+    action: str | None
+    fields: list[tuple[str, str]]
+
+
+def parse_payment_terms(html: str | LexborHTMLParser) -> TermsForm:
+    tree = tree_of(html)
+    form = tree.css_first("form#paytrail-form")
+    if form is None:
+        form = next((f for f in tree.css("form") if f.css_first("[name=pay-confirm]") is not None), None)
+    if form is None:
+        raise PageNotUnderstood(PAYMENT_PAGE, "the payment terms form (form#paytrail-form)")
+    fields = [(k, v) for k, v in form_fields(form, skip=("reset",))]
+    if not any(k == "pay-confirm" for k, _ in fields):
+        fields.append(("pay-confirm", "1"))
+    return TermsForm(form.attributes.get("action"), fields)
+
+
+# --- search API -------------------------------------------------------------------------
+
+
+def parse_search(data: object) -> list[SearchResult]:
+    """The /api/v1/search JSON envelope → results. Raises on ERROR or bad shape."""
+    from libcli.errors import LibcliError
+
+    if not isinstance(data, dict):
+        raise PageNotUnderstood(SEARCH_API, "a JSON object")
+    if data.get("status") == "ERROR":
+        raise LibcliError(f"the library's search refused the query: "
+                          f"{data.get('statusMessage') or 'no reason given'}")
+    if data.get("status") != "OK":
+        raise PageNotUnderstood(SEARCH_API, "the status field")
+    records = data.get("records", [])
+    if not isinstance(records, list):
+        raise PageNotUnderstood(SEARCH_API, "the records list")
+    out = []
+    for rec in records:
+        if not isinstance(rec, dict) or not rec.get("id"):
+            raise PageNotUnderstood(SEARCH_API, "a record id")
+        authors = tuple(
+            a.get("name") if isinstance(a, dict) else str(a)
+            for a in rec.get("nonPresenterAuthors") or [] if a)
+        formats = []
+        for f in rec.get("formats") or []:
+            if isinstance(f, dict):
+                formats.append(str(f.get("translated") or f.get("value") or ""))
+            else:
+                formats.append(str(f))
+        year = rec.get("year")
+        out.append(SearchResult(
+            record_id=str(rec["id"]), title=str(rec.get("title") or ""),
+            authors=tuple(a for a in authors if a), year=str(year) if year else None,
+            formats=tuple(f for f in formats if f)))
+    return out
