@@ -260,7 +260,7 @@ def forget_pin(card: Card) -> None:
 def pin_for(card: Card) -> str:
     """Fetch the card's PIN from its source. Called only when a login is needed."""
     if card.demo:
-        from libcli.sandbox.demo import demo_pin
+        from libcli.demo import demo_pin
 
         return demo_pin(card.number)
     from libcli.redact import register

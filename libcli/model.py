@@ -105,7 +105,6 @@ class Card:
     url: str | None = None
     pin_command: str | None = None
     pickup: str | None = None
-    email: str | None = None
     # Demo cards belong to the embedded demo library; their PINs are public
     # demo data. Nothing else may treat a PIN as non-secret.
     demo: bool = False
@@ -119,7 +118,6 @@ class Card:
             "url": self.url,
             "pin_command": self.pin_command,
             "pickup": self.pickup,
-            "email": self.email,
             "demo": self.demo,
             "default": self.default,
         }

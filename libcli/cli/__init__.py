@@ -1,5 +1,148 @@
-"""Placeholder until the CLI lands."""
+"""The libcli command line: parse, call the library, render.
+
+Start-up is kept light: this module and the command modules import only
+click and libcli's own light modules; httpx, keyring, selectolax and
+tabulate are imported inside the commands that use them, so `--help`,
+`--version` and shell completion start fast.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import click
+
+from libcli import __version__
+from libcli.errors import ExitCode, LibcliError
+
+EXIT_CODES = """\b
+Exit codes:
+  0  done
+  1  error (bad config, no PIN, no keyring, ...)
+  2  usage error (unknown option, card, library or ID)
+  3  partly done (some items not renewed or cancelled)
+  4  login refused by the library
+  5  library unreachable
+  6  a library page was not understood"""
+
+ROOT_HELP = """Library cards, loans, renewals, holds and fees from the command line.
+
+\b
+Try it on the built-in demo library first:
+  libcli demo
+\b
+Then with your own card (the PIN is asked for, hidden, and kept in the keyring):
+  libcli card add mine --library helmet --number 1234567
+  libcli loans
+  libcli renew --due-within 2
+"""
+
+COMMANDS = {
+    # name: (module, attribute)
+    "card": ("libcli.cli.card", "card"),
+    "libraries": ("libcli.cli.info", "libraries"),
+    "doctor": ("libcli.cli.info", "doctor"),
+    "loans": ("libcli.cli.loans", "loans"),
+    "renew": ("libcli.cli.loans", "renew"),
+    "holds": ("libcli.cli.holds", "holds"),
+    "hold": ("libcli.cli.holds", "hold"),
+    "search": ("libcli.cli.holds", "search"),
+    "fees": ("libcli.cli.money", "fees"),
+    "pay": ("libcli.cli.money", "pay"),
+    "status": ("libcli.cli.digest", "status"),
+    "remind": ("libcli.cli.digest", "remind"),
+    "calendar": ("libcli.cli.digest", "calendar"),
+    "demo": ("libcli.cli.demo", "demo"),
+}
 
 
-def main() -> None:  # pragma: no cover
-    raise SystemExit("libcli CLI is being built")
+class LazyGroup(click.Group):
+    """Loads a command's module only when that command is used or listed."""
+
+    def list_commands(self, ctx):
+        return list(COMMANDS)
+
+    def get_command(self, ctx, name):
+        if name not in COMMANDS:
+            return None
+        import importlib
+
+        module, attr = COMMANDS[name]
+        return getattr(importlib.import_module(module), attr)
+
+
+class State:
+    def __init__(self, color: bool, verbose: int):
+        self.color = color
+        self.verbose = verbose
+
+
+def _color_wanted(choice: str) -> bool:
+    if choice == "always":
+        return True
+    if choice == "never" or os.environ.get("NO_COLOR"):
+        return False
+    return sys.stdout.isatty()
+
+
+@click.group(cls=LazyGroup, help=ROOT_HELP, epilog=EXIT_CODES,
+             context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", prog_name="libcli")
+@click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto",
+              show_default=True, help="Colour output (auto: only on a terminal; NO_COLOR is honoured).")
+@click.option("--no-color", is_flag=True, help="Same as --color never.")
+@click.option("-v", "--verbose", count=True, help="Log what happens on stderr (-vv: HTTP too). PINs never appear.")
+@click.pass_context
+def cli(ctx, color, no_color, verbose):
+    ctx.obj = State(color=_color_wanted("never" if no_color else color), verbose=verbose)
+    if verbose:
+        from libcli.redact import RedactingFilter
+
+        handler = logging.StreamHandler(sys.stderr)
+        handler.addFilter(RedactingFilter())
+        handler.setFormatter(logging.Formatter("libcli: %(name)s: %(message)s"))
+        root = logging.getLogger()
+        root.addHandler(handler)
+        root.setLevel(logging.DEBUG)
+        if verbose < 2:
+            for noisy in ("httpx", "httpcore", "hpack", "asyncio"):
+                logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def print_error(exc: LibcliError, prefix: str = "error") -> None:
+    from libcli.redact import redact
+
+    click.echo(redact(f"libcli: {prefix}: {exc.message}"), err=True)
+    for problem in exc.problems:
+        click.echo(redact(f"  - {problem}"), err=True)
+    if exc.hint:
+        click.echo(redact(exc.hint), err=True)
+
+
+def main() -> None:
+    try:
+        code = cli.main(prog_name="libcli", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("\nlibcli: aborted", err=True)
+        code = 130
+    except KeyboardInterrupt:
+        click.echo("\nlibcli: interrupted", err=True)
+        code = 130
+    except click.ClickException as exc:
+        exc.show()
+        code = exc.exit_code
+    except LibcliError as exc:
+        print_error(exc)
+        code = int(exc.exit_code)
+    except Exception as exc:  # the last line of defence: no traceback for users
+        if os.environ.get("LIBCLI_RAISE_ERRORS"):
+            raise
+        from libcli.redact import redact
+
+        click.echo(redact(f"libcli: unexpected error: {type(exc).__name__}: {exc}"), err=True)
+        click.echo("This is a bug in libcli. Rerun with LIBCLI_RAISE_ERRORS=1 for the traceback.",
+                   err=True)
+        code = int(ExitCode.ERROR)
+    sys.exit(code if isinstance(code, int) else 0)

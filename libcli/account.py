@@ -1,0 +1,270 @@
+"""Runs one operation over many cards concurrently.
+
+For each card it builds the backend with the card's saved session (cookies
+and backend state, 0600 in the cache dir), runs the operation, saves the
+session again, and reports the card's result or its error. One card's
+failure never hides the others' results.
+
+This is the library API the CLI calls; it knows nothing of click.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from dataclasses import dataclass, replace
+from datetime import date
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Generic, TypeVar
+
+from libcli import storage
+from libcli.errors import ExitCode, LibcliError, LoginRefused
+from libcli.model import Card, Hold, Loan
+from libcli.policy import Consortium, get_consortium
+
+log = logging.getLogger("libcli.account")
+T = TypeVar("T")
+SESSION_VERSION = 1
+SNAPSHOT_VERSION = 1
+
+
+@dataclass
+class CardResult(Generic[T]):
+    card: Card
+    value: T | None = None
+    error: LibcliError | None = None
+    requests: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def exit_code_for(results: list[CardResult]) -> int:
+    """The first failing card's exit code (cards in the order given), else 0."""
+    for result in results:
+        if result.error is not None:
+            return int(result.error.exit_code)
+    return int(ExitCode.OK)
+
+
+# --- sessions and snapshots ---------------------------------------------------
+
+
+def base_url(card: Card, consortium: Consortium) -> str:
+    return card.url or consortium.url
+
+
+def session_path(card: Card, url: str) -> Path:
+    # Keyed by library, number and address: a card pointed elsewhere never
+    # reuses another site's cookies; renaming a card keeps its session.
+    key = hashlib.sha1(f"{card.library}\0{card.number}\0{url}".encode()).hexdigest()[:16]
+    return storage.cache_dir() / "sessions" / f"{card.library}-{key}.json"
+
+
+def load_session(path: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    data = storage.read_cache(path)
+    if not isinstance(data, dict) or data.get("version") != SESSION_VERSION:
+        return [], {}
+    return list(data.get("cookies", [])), dict(data.get("state", {}))
+
+
+def save_session(path: Path, cookies, state: dict[str, Any]) -> None:
+    jar = [
+        {"name": c.name, "value": c.value, "domain": c.domain, "path": c.path}
+        for c in cookies.jar
+    ]
+    storage.write_json(path, {"version": SESSION_VERSION, "cookies": jar, "state": state})
+
+
+def forget_session(card: Card) -> None:
+    consortium = get_consortium(card.library)
+    session_path(card, base_url(card, consortium)).unlink(missing_ok=True)
+
+
+def snapshot_path(card_name: str) -> Path:
+    return storage.cache_dir() / "snapshots" / f"{card_name}.json"
+
+
+def save_snapshot(card: Card, *, loans: list[Loan] | None = None,
+                  holds: list[Hold] | None = None, today: date | None = None) -> None:
+    """Keep the last successful view of an account, for completion and --offline."""
+    path = snapshot_path(card.name)
+    with storage.locked(path):
+        data = storage.read_cache(path) or {}
+        if data.get("version") != SNAPSHOT_VERSION:
+            data = {"version": SNAPSHOT_VERSION}
+        data["card"] = card.name
+        data["fetched"] = (today or date.today()).isoformat()
+        if loans is not None:
+            data["loans"] = [loan.to_dict() | {"key": loan.key} for loan in loans]
+        if holds is not None:
+            data["holds"] = [hold.to_dict() | {"key": hold.key} for hold in holds]
+        storage.write_json(path, data)
+
+
+def load_snapshot(card_name: str) -> dict[str, Any]:
+    data = storage.read_cache(snapshot_path(card_name))
+    if not isinstance(data, dict) or data.get("version") != SNAPSHOT_VERSION:
+        return {}
+    return data
+
+
+# --- running operations --------------------------------------------------------
+
+
+class AccountService:
+    """Opens every selected card's backend for one run and runs operations
+    over them concurrently, on one shared connection pool.
+
+        async with AccountService().open(cards) as run:
+            loans = await run.gather(lambda b: b.loans())
+            ...
+            results = await run.gather(lambda b: b.renew(chosen[b.card.name]), cards=some)
+
+    Sessions (cookies + backend state) are loaded before and saved after.
+    """
+
+    def __init__(self, *, today: date | None = None, language: str | None = None,
+                 transport=None, pin_source: Callable[[Card], str] | None = None):
+        self.today = today or date.today()
+        self.language = language
+        self._transport = transport
+        self._pin_source = pin_source
+
+    def open(self, cards: list[Card]) -> "Run":
+        return Run(self, cards)
+
+    def run(self, cards: list[Card], op: Callable[[Any], Awaitable[T]]) -> list[CardResult[T]]:
+        """Run one operation over the cards (a convenience for simple commands)."""
+
+        async def main():
+            async with self.open(cards) as run:
+                return await run.gather(op)
+
+        return asyncio.run(main())
+
+    def _pin(self, card: Card) -> Callable[[], str]:
+        if self._pin_source is not None:
+            return lambda: self._pin_source(card)
+        from libcli.cards import pin_for
+
+        return lambda: pin_for(card)
+
+
+class Run:
+    def __init__(self, service: AccountService, cards: list[Card]):
+        self.service = service
+        self.cards = cards
+        self.backends: dict[str, Any] = {}
+        self.errors: dict[str, LibcliError] = {}
+        self._clients: dict[str, Any] = {}
+        self._paths: dict[str, Path] = {}
+        self._transports: list[Any] = []
+        self._shared = None
+        self._demo = None
+
+    def _transport_for(self, card: Card):
+        if card.demo:
+            if self._demo is None:
+                from libcli.sandbox.demo import demo_transport
+
+                self._demo = demo_transport(demo_state_file())
+                self._transports.append(self._demo)
+            return self._demo
+        if self.service._transport is not None:
+            return self.service._transport
+        if self._shared is None:
+            import httpx
+
+            self._shared = httpx.AsyncHTTPTransport(
+                limits=httpx.Limits(max_connections=50, max_keepalive_connections=20)
+            )
+            self._transports.append(self._shared)
+        return self._shared
+
+    async def __aenter__(self) -> "Run":
+        import httpx
+
+        from libcli.backends.base import backend_class
+        from libcli.http import make_client
+
+        for card in self.cards:
+            try:
+                consortium = get_consortium(card.library)
+                url = base_url(card, consortium)
+                path = session_path(card, url)
+                cookie_list, state = load_session(path)
+                jar = httpx.Cookies()
+                for c in cookie_list:
+                    jar.set(c["name"], c["value"], domain=c.get("domain") or "",
+                            path=c.get("path") or "/")
+                client = make_client(url, transport=self._transport_for(card), cookies=jar)
+                self.backends[card.name] = backend_class(consortium.backend)(
+                    card, consortium, client=client, pin=self.service._pin(card),
+                    session=state, today=self.service.today, language=self.service.language,
+                )
+                self._clients[card.name] = client
+                self._paths[card.name] = path
+            except LibcliError as exc:
+                self.errors[card.name] = exc
+        return self
+
+    async def __aexit__(self, *exc_info) -> None:
+        for name, client in self._clients.items():
+            try:
+                if isinstance(self.errors.get(name), LoginRefused):
+                    self._paths[name].unlink(missing_ok=True)
+                else:
+                    save_session(self._paths[name], client.cookies, self.backends[name].session)
+            except OSError as exc:
+                log.warning("could not save the session of card %s: %s", name, exc)
+        # Clients share the transports; closing those releases every connection.
+        for transport in self._transports:
+            await transport.aclose()
+
+    def requests(self) -> int:
+        return sum(b.requests for b in self.backends.values())
+
+    async def gather(self, op: Callable[[Any], Awaitable[T]], cards: list[Card] | None = None
+                     ) -> list[CardResult[T]]:
+        """Run `op(backend)` for each card at once; errors are kept per card."""
+        cards = self.cards if cards is None else cards
+
+        async def one(card: Card) -> CardResult[T]:
+            if card.name in self.errors:
+                return CardResult(card, error=self.errors[card.name])
+            backend = self.backends[card.name]
+            before = backend.requests
+            try:
+                value = await op(backend)
+            except LibcliError as exc:
+                self.errors.setdefault(card.name, exc)
+                return CardResult(card, error=exc, requests=backend.requests - before)
+            return CardResult(card, value=value, requests=backend.requests - before)
+
+        return list(await asyncio.gather(*(one(c) for c in cards)))
+
+
+def demo_state_file() -> Path:
+    return storage.ensure_dir(storage.data_dir()) / "demo-library.sqlite"
+
+
+def with_status(loans: list[Loan], consortium: Consortium, today: date) -> list[Loan]:
+    """Fill in due status and estimated fee from policy where a backend left them."""
+    from libcli.policy import due_status, estimated_late_fee
+
+    out = []
+    for loan in loans:
+        status = due_status(consortium.policy, loan.due_date, today)
+        fee = loan.estimated_fee
+        if fee is None and status.value == "overdue":
+            fee = estimated_late_fee(consortium.policy, loan.material, loan.due_date, today)
+        out.append(replace(loan, status=status, estimated_fee=fee))
+    return out
+
+
+async def whole_account(backend) -> tuple[list[Loan], list[Hold], Any]:
+    """Loans, holds and fees of one card, the three pages fetched at once."""
+    return tuple(await asyncio.gather(backend.loans(), backend.holds(), backend.fees()))

@@ -1,0 +1,268 @@
+"""`libcli card ...`: the stored cards. PINs are never arguments."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from libcli.cli import output
+from libcli.cli.options import _complete_cards, json_option, library_option
+from libcli.errors import PinError, UsageError
+from libcli.model import Card
+
+
+def _read_pin(pin_stdin: bool) -> str:
+    from libcli.cards import check_pin
+
+    if pin_stdin:
+        line = sys.stdin.readline()
+        return check_pin(line)
+    if not sys.stdin.isatty():
+        raise UsageError(
+            "no terminal to ask for the PIN",
+            hint="pipe it in with --pin-stdin, or use --pin-command CMD",
+        )
+    first = click.prompt("PIN", hide_input=True, default="", show_default=False)
+    check_pin(first)
+    second = click.prompt("PIN again", hide_input=True, default="", show_default=False)
+    if first != second:
+        raise PinError("the two PINs differ; nothing was stored")
+    return check_pin(first)
+
+
+@click.group()
+def card():
+    """Add, list, rename and remove library cards.
+
+    \b
+    Examples:
+      libcli card add mine --library helmet --number 1234567
+      printf '%s\\n' "$PIN" | libcli card add kid --library heili --number 7654321 --pin-stdin
+      libcli card add work --library tuni --number 99887766 --pin-command 'pass show tuni'
+      libcli card list
+    """
+
+
+@card.command("add")
+@click.argument("name")
+@library_option(required=True, help="Library id (see `libcli libraries`).")
+@click.option("--number", required=True, metavar="CARD", help="The library card number.")
+@click.option("--url", metavar="URL", help="Use another address for the library (e.g. a local demo library).")
+@click.option("--pin-stdin", is_flag=True, help="Read the PIN from the first line of standard input.")
+@click.option("--pin-command", metavar="CMD", help="A shell command whose output is the PIN (no keyring needed).")
+@click.option("--pickup", metavar="LOCATION", help="Default pickup location for holds.")
+def card_add(name, library, number, url, pin_stdin, pin_command, pickup):
+    """Add a card. The PIN is asked for (hidden, twice) and kept in the keyring.
+
+    \b
+    Examples:
+      libcli card add mine --library helmet --number 1234567
+      libcli card add kid --library heili --number 7654321 --pin-stdin < pin.txt
+      libcli card add work --library tuni --number 99887766 --pin-command 'pass show tuni'
+      libcli card add test --library heili --number 1000001 --url http://127.0.0.1:8000
+    """
+    from libcli import cards as cards_mod
+    from libcli.http import check_url
+    from libcli.policy import get_consortium
+
+    get_consortium(library)
+    cards_mod.validate_name(name)
+    number = number.strip()
+    if not number or any(ch.isspace() for ch in number):
+        raise UsageError("the card number must be one word, e.g. --number 1234567")
+    if url:
+        check_url(url)
+    if pin_stdin and pin_command:
+        raise UsageError("use either --pin-stdin or --pin-command, not both")
+    new = Card(name=name, library=library, number=number, url=url, pin_command=pin_command,
+               pickup=pickup)
+    store = cards_mod.CardStore()
+    if pin_command:
+        stored = store.add(new)
+        where = "its PIN command"
+    else:
+        # Fail before asking for a PIN when there is nowhere to keep it.
+        cards_mod.keyring_backend()
+        pin = _read_pin(pin_stdin)
+        stored = store.add(new, store_pin=lambda c: cards_mod.store_pin(c, pin),
+                           forget_pin=cards_mod.forget_pin)
+        where = "the keyring"
+    output.info(f"Added card '{stored.name}' ({library}, {number}); PIN from {where}.")
+
+
+@card.command("pin")
+@click.argument("name", shell_complete=_complete_cards)
+@click.option("--pin-stdin", is_flag=True, help="Read the PIN from the first line of standard input.")
+def card_pin(name, pin_stdin):
+    """Store a new PIN for a card in the keyring.
+
+    \b
+    Example:
+      libcli card pin mine
+    """
+    from libcli import cards as cards_mod
+
+    card_ = cards_mod.CardStore().get(name)
+    cards_mod.keyring_backend()
+    cards_mod.store_pin(card_, _read_pin(pin_stdin))
+    if card_.pin_command:
+        cards_mod.CardStore().update(name, pin_command=None)
+    output.info(f"Stored a new PIN for card '{name}'.")
+
+
+@card.command("list")
+@json_option
+def card_list(as_json):
+    """List the cards (never their PINs).
+
+    \b
+    Examples:
+      libcli card list
+      libcli card list --json | jq -r '.[].name'
+    """
+    from libcli.cards import CardStore
+
+    cards = CardStore().cards()
+    if as_json:
+        output.emit_json([_card_json(c) for c in cards])
+        return
+    if not cards:
+        output.info("No cards yet. Add one with: libcli card add NAME --library ID --number CARD")
+        return
+    output.table(
+        ["Name", "Library", "Number", "PIN from", "Default", "Address"],
+        [[c.name, c.library, c.number, _pin_source(c), "*" if c.default else "", c.url or ""]
+         for c in cards],
+    )
+
+
+def _pin_source(c: Card) -> str:
+    if c.demo:
+        return "demo (public)"
+    return "command" if c.pin_command else "keyring"
+
+
+def _card_json(c: Card) -> dict:
+    return {"name": c.name, "library": c.library, "number": c.number, "url": c.url,
+            "pin_source": _pin_source(c), "default": c.default, "pickup": c.pickup,
+            "demo": c.demo}
+
+
+@card.command("remove")
+@click.argument("name", shell_complete=_complete_cards)
+def card_remove(name):
+    """Remove a card and its PIN from the keyring.
+
+    \b
+    Example:
+      libcli card remove old-card
+    """
+    from libcli import account
+    from libcli.cards import CardStore, forget_pin
+
+    removed = CardStore().remove(name, forget_pin=forget_pin)
+    account.snapshot_path(name).unlink(missing_ok=True)
+    try:
+        account.forget_session(removed)
+    except Exception:  # a card of a library no longer known has no session to drop
+        pass
+    output.info(f"Removed card '{name}'.")
+
+
+@card.command("rename")
+@click.argument("name", shell_complete=_complete_cards)
+@click.argument("new_name")
+def card_rename(name, new_name):
+    """Rename a card (its PIN stays where it is).
+
+    \b
+    Example:
+      libcli card rename mine helmet-me
+    """
+    from libcli import account
+    from libcli.cards import CardStore
+
+    CardStore().update(name, name=new_name)
+    old = account.snapshot_path(name)
+    if old.exists():
+        old.replace(account.snapshot_path(new_name))
+    output.info(f"Renamed card '{name}' to '{new_name}'.")
+
+
+@card.command("default")
+@click.argument("name", shell_complete=_complete_cards)
+def card_default(name):
+    """Make a card the default for commands that act on one card.
+
+    \b
+    Example:
+      libcli card default mine
+    """
+    from libcli.cards import CardStore
+
+    CardStore().set_default(name)
+    output.info(f"'{name}' is now the default card.")
+
+
+@card.command("set")
+@click.argument("name", shell_complete=_complete_cards)
+@click.option("--pickup", metavar="LOCATION", help="Default pickup location for holds.")
+@click.option("--url", metavar="URL", help="Another address for the library.")
+@click.option("--pin-command", metavar="CMD", help="A shell command whose output is the PIN.")
+def card_set(name, pickup, url, pin_command):
+    """Change a card's settings.
+
+    \b
+    Example:
+      libcli card set mine --pickup Oodi
+    """
+    from libcli.cards import CardStore
+    from libcli.http import check_url
+
+    changes = {}
+    if pickup is not None:
+        changes["pickup"] = pickup
+    if url is not None:
+        check_url(url)
+        changes["url"] = url
+    if pin_command is not None:
+        changes["pin_command"] = pin_command
+    if not changes:
+        raise UsageError("nothing to change; give --pickup, --url or --pin-command")
+    CardStore().update(name, **changes)
+    output.info(f"Updated card '{name}'.")
+
+
+@card.command("check")
+@click.option("--card", "cards", multiple=True, metavar="NAME", shell_complete=_complete_cards,
+              help="Only this card (repeatable).")
+@json_option
+def card_check(cards, as_json):
+    """Log in with each card to check its number and PIN.
+
+    \b
+    Example:
+      libcli card check --card mine
+    """
+    from libcli.account import AccountService, exit_code_for
+    from libcli.cards import CardStore
+
+    selected = CardStore().select(cards)
+
+    async def op(backend):
+        await backend.login()
+        return True
+
+    results = AccountService().run(selected, op)
+    if as_json:
+        output.emit_json([{"card": r.card.name, "ok": r.ok,
+                           "error": output.error_json(r.error) if r.error else None}
+                          for r in results])
+    else:
+        for r in results:
+            if r.ok:
+                output.info(f"card '{r.card.name}': login ok")
+            else:
+                output.card_error(r.card.name, r.card.library, r.error)
+    click.get_current_context().exit(exit_code_for(results))

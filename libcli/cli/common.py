@@ -1,0 +1,87 @@
+"""Plumbing the account commands share: run over cards, report failures."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+from typing import Any, Awaitable, Callable
+
+import click
+
+from libcli.cli import output
+from libcli.errors import ExitCode, LibcliError, UsageError
+
+
+def today() -> date:
+    return date.today()
+
+
+def select_cards(names: tuple[str, ...]):
+    from libcli.cards import CardStore
+
+    return CardStore().select(names)
+
+
+def one_card(name: str | None):
+    """The named card, else the default card; a clear error otherwise."""
+    from libcli.cards import CardStore
+
+    store = CardStore()
+    if name:
+        return store.get(name)
+    card = store.default()
+    if card is None:
+        raise UsageError("which card? add --card NAME",
+                         hint="or set one with: libcli card default NAME")
+    return card
+
+
+def run(coro_fn: Callable[[], Awaitable[Any]]) -> Any:
+    return asyncio.run(coro_fn())
+
+
+def report(results, *, quiet_ok: bool = True) -> list[dict[str, Any]]:
+    """Print each failed card on stderr; return the failures for JSON output."""
+    errors = []
+    for r in results:
+        if r.error is not None:
+            output.card_error(r.card.name, r.card.library, r.error)
+            errors.append({"card": r.card.name} | output.error_json(r.error))
+    return errors
+
+
+def finish(results, *, partial: bool = False) -> None:
+    """Exit with the first failing card's code, else 3 when partly done, else 0."""
+    from libcli.account import exit_code_for
+
+    code = exit_code_for(results)
+    if code == 0 and partial:
+        code = int(ExitCode.PARTIAL)
+    click.get_current_context().exit(code)
+
+
+def resolve_ids(items: list[Any], wanted: tuple[str, ...], kind: str,
+                failed_cards: list[str]) -> list[Any]:
+    """Match ID prefixes (as in git) against items; unknown or ambiguous is an error."""
+    chosen, problems = [], []
+    for prefix in dict.fromkeys(w.strip().lower() for w in wanted):
+        matches = [i for i in items if i.id.startswith(prefix)]
+        if len(matches) == 1:
+            if matches[0] not in chosen:
+                chosen.append(matches[0])
+        elif not matches:
+            problems.append(f"no {kind} with ID '{prefix}'")
+        else:
+            listed = ", ".join(f"{m.id} ({m.card}: {output.short(m.title, 30)})" for m in matches)
+            problems.append(f"'{prefix}' matches several {kind}s: {listed}")
+    if problems:
+        hint = f"see the IDs with: libcli {kind}s"
+        if failed_cards:
+            hint += f" (cards that could not be read: {', '.join(failed_cards)})"
+        raise UsageError(problems[0] if len(problems) == 1 else f"{len(problems)} IDs not found",
+                         problems=problems if len(problems) > 1 else None, hint=hint)
+    return chosen
+
+
+def need_decision(what: str, flag: str) -> LibcliError:
+    return UsageError(f"{what}, and there is no terminal to ask", hint=f"add {flag}")

@@ -1,0 +1,255 @@
+"""`libcli loans` and `libcli renew`."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+
+import click
+
+from libcli.cli import common, output
+from libcli.cli.options import card_option, complete_ids, json_option
+from libcli.errors import UsageError
+from libcli.model import DueStatus, Loan, Material, Money
+
+
+def loan_rows(loans: list[Loan], today: date) -> list[list[str]]:
+    rows = []
+    for loan in loans:
+        colour = output.STATUS_COLOURS.get(loan.status)
+        limit = "?" if loan.renewals_limit is None else str(loan.renewals_limit)
+        note = "" if loan.renewable else (loan.not_renewable_reason or "cannot be renewed")
+        if loan.status is DueStatus.OVERDUE and loan.estimated_fee is not None:
+            fee = f"est. fee {loan.estimated_fee}" if loan.estimated_fee.cents else "no late fee"
+            note = f"{fee}; {note}" if note else fee
+        rows.append([
+            loan.id, output.clean(loan.card), output.short(loan.title, 40),
+            output.short(loan.author, 22),
+            output.paint(f"{output.day(loan.due_date)} ({output.relative(loan.due_date, today)})",
+                         colour),
+            output.paint(loan.status.value.replace("_", " "), colour, bold=loan.status is DueStatus.OVERDUE),
+            f"{loan.renewals_used}/{limit}", output.short(note, 48),
+        ])
+    return rows
+
+
+LOAN_HEADERS = ["ID", "Card", "Title", "Author", "Due", "Status", "Renewed", "Note"]
+
+
+def filter_loans(loans: list[Loan], today: date, due_within: int | None, overdue: bool):
+    if overdue:
+        loans = [l for l in loans if l.status is DueStatus.OVERDUE]
+    if due_within is not None:
+        loans = [l for l in loans if (l.due_date - today).days <= due_within]
+    return sorted(loans, key=lambda l: (l.due_date, l.card, l.title))
+
+
+async def fetch_loans(run, today: date):
+    """Every card's loans, with due status and fee estimates from policy."""
+    from libcli.account import save_snapshot, with_status
+
+    results = await run.gather(lambda b: b.loans())
+    for r in results:
+        if r.ok:
+            r.value = with_status(r.value, run.backends[r.card.name].consortium, today)
+            save_snapshot(r.card, loans=r.value, today=today)
+    return results
+
+
+def loans_from_snapshot(cards, today: date) -> tuple[list[Loan], list[str]]:
+    from libcli.account import load_snapshot, with_status
+    from libcli.policy import get_consortium
+
+    loans, missing = [], []
+    for card in cards:
+        snap = load_snapshot(card.name)
+        if "loans" not in snap:
+            missing.append(card.name)
+            continue
+        items = [
+            Loan(card=card.name, key=d["key"], title=d["title"], author=d.get("author"),
+                 due_date=date.fromisoformat(d["due_date"]), record_id=d.get("record_id"),
+                 material=Material.parse(d.get("material")),
+                 renewals_used=d.get("renewals_used", 0), renewals_limit=d.get("renewals_limit"),
+                 renewable=d.get("renewable", True),
+                 not_renewable_reason=d.get("not_renewable_reason"))
+            for d in snap["loans"]
+        ]
+        loans += with_status(items, get_consortium(card.library), today)
+    return loans, missing
+
+
+@click.command()
+@card_option
+@click.option("--due-within", type=click.IntRange(min=0), metavar="DAYS",
+              help="Only loans due within DAYS days (overdue ones included).")
+@click.option("--overdue", is_flag=True, help="Only overdue loans.")
+@click.option("--offline", is_flag=True, help="Show the last fetched loans; no network.")
+@json_option
+def loans(cards, due_within, overdue, offline, as_json):
+    """List the loans of every card, by due date.
+
+    Due soon is yellow and overdue red (on a terminal, without NO_COLOR).
+    Overdue loans show the late fee estimated from the library's rules.
+
+    \b
+    Examples:
+      libcli loans
+      libcli loans --due-within 3 --card mine
+      libcli loans --json | jq -r '.loans[] | select(.status=="overdue") | .title'
+    """
+    show_loans(common.select_cards(cards), due_within=due_within, overdue=overdue,
+               offline=offline, as_json=as_json)
+
+
+def show_loans(selected, *, due_within=None, overdue=False, offline=False, as_json=False):
+    """Fetch (or read from the snapshot), print, and exit with the right code."""
+    from libcli.account import AccountService
+
+    today = common.today()
+    errors: list[dict] = []
+    results = []
+    if offline:
+        all_loans, missing = loans_from_snapshot(selected, today)
+        for name in missing:
+            output.warn(f"card '{name}' has no saved loans yet; run `libcli loans` once online")
+    else:
+        async def main():
+            async with AccountService(today=today).open(selected) as run:
+                return await fetch_loans(run, today)
+
+        results = common.run(main)
+        errors = common.report(results)
+        all_loans = [l for r in results if r.ok for l in r.value]
+    shown = filter_loans(all_loans, today, due_within, overdue)
+    if as_json:
+        output.emit_json({"loans": [l.to_dict() for l in shown], "errors": errors,
+                          "today": today.isoformat()})
+    elif shown:
+        output.table(LOAN_HEADERS, loan_rows(shown, today))
+    elif not errors:
+        output.info("No loans." if due_within is None and not overdue else "No loans match.")
+    common.finish(results)
+
+
+@click.command()
+@click.argument("ids", nargs=-1, shell_complete=complete_ids("loans"))
+@click.option("--all", "all_", is_flag=True, help="Renew every loan the library lets you renew.")
+@click.option("--due-within", type=click.IntRange(min=0), metavar="DAYS",
+              help="Renew only loans due within DAYS days (what a daily job wants).")
+@click.option("--dry-run", is_flag=True, help="Say what would be renewed and why; post nothing.")
+@card_option
+@json_option
+def renew(ids, all_, due_within, dry_run, cards, as_json):
+    """Renew loans by ID (unique prefixes work), all of them, or those due soon.
+
+    Prints one row per loan: renewed with the new due date, or not renewed
+    with the library's reason. Exits 3 when some loans were not renewed.
+
+    \b
+    Examples:
+      libcli renew 3fa91c2 b77
+      libcli renew --due-within 2          # for a daily cron job
+      libcli renew --all --card mine --dry-run
+    """
+    from libcli.account import AccountService, save_snapshot
+
+    modes = sum(bool(x) for x in (ids, all_, due_within is not None))
+    if modes != 1:
+        raise UsageError("say what to renew: loan IDs, --all, or --due-within DAYS (just one)")
+    today = common.today()
+    selected = common.select_cards(cards)
+
+    async def main():
+        async with AccountService(today=today).open(selected) as run:
+            fetched = await fetch_loans(run, today)
+            loans = [l for r in fetched if r.ok for l in r.value]
+            failed = [r.card.name for r in fetched if not r.ok]
+            if ids:
+                chosen = common.resolve_ids(loans, ids, "loan", failed)
+            elif all_:
+                chosen = list(loans)
+            else:
+                chosen = [l for l in loans if (l.due_date - today).days <= due_within]
+            chosen.sort(key=lambda l: (l.due_date, l.card))
+            tryable = [l for l in chosen if l.renewable]
+            if dry_run:
+                return fetched, chosen, None
+            by_card: dict[str, list[Loan]] = {}
+            for loan in tryable:
+                by_card.setdefault(loan.card, []).append(loan)
+            cards_to_post = [c for c in selected if c.name in by_card]
+            posted = await run.gather(lambda b: b.renew(by_card[b.card.name]), cards=cards_to_post)
+            for r in posted:
+                if r.ok:
+                    renewed = {x.loan_id: x for x in r.value if x.renewed}
+                    mine = [replace(l, due_date=renewed[l.id].new_due_date or l.due_date,
+                                    renewals_used=l.renewals_used + 1) if l.id in renewed else l
+                            for l in loans if l.card == r.card.name]
+                    save_snapshot(r.card, loans=mine, today=today)
+            return fetched, chosen, posted
+
+    fetched, chosen, posted = common.run(main)
+    errors = common.report(fetched if posted is None else fetched + posted)
+
+    if dry_run:
+        plan = [{"id": l.id, "card": l.card, "title": l.title, "due_date": l.due_date.isoformat(),
+                 "would_renew": l.renewable,
+                 "reason": _why(l, today) if l.renewable else (l.not_renewable_reason or "cannot be renewed")}
+                for l in chosen]
+        if as_json:
+            output.emit_json({"dry_run": True, "plan": plan, "errors": errors})
+        elif plan:
+            output.table(["ID", "Card", "Title", "Due", "Would", "Why"],
+                         [[p["id"], p["card"], output.short(p["title"], 40),
+                           output.day(date.fromisoformat(p["due_date"])),
+                           "renew" if p["would_renew"] else "skip", output.short(p["reason"], 50)]
+                          for p in plan])
+        else:
+            output.info(_nothing(due_within))
+        common.finish(fetched)
+        return
+
+    results_by_id = {}
+    for r in posted:
+        if r.ok:
+            for res in r.value:
+                results_by_id[res.loan_id] = replace(res, card=r.card.name)
+    rows = []
+    for loan in chosen:
+        res = results_by_id.get(loan.id)
+        if res is None:
+            if not loan.renewable:
+                message = loan.not_renewable_reason or "cannot be renewed"
+            elif loan.card in {e["card"] for e in errors}:
+                message = "not attempted: the card's library failed (see above)"
+            else:
+                message = "the library did not report a result"
+            from libcli.model import RenewResult
+
+            res = RenewResult(loan.id, loan.title, False, None, message, card=loan.card)
+        rows.append(res)
+    if as_json:
+        output.emit_json({"results": [r.to_dict() for r in rows], "errors": errors})
+    elif rows:
+        output.table(
+            ["ID", "Card", "Title", "Result"],
+            [[r.loan_id, r.card, output.short(r.title, 40),
+              output.paint(f"renewed, due {output.day(r.new_due_date)}", "green") if r.renewed
+              else output.paint(f"not renewed: {output.clean(r.message or 'no reason given')}", "red")]
+             for r in rows],
+        )
+    else:
+        output.info(_nothing(due_within))
+    common.finish(fetched + [p for p in posted], partial=any(not r.renewed for r in rows))
+
+
+def _why(loan: Loan, today: date) -> str:
+    days = (loan.due_date - today).days
+    return f"due {output.relative(loan.due_date, today)}" if days >= 0 else f"overdue ({-days} days)"
+
+
+def _nothing(due_within: int | None) -> str:
+    if due_within is not None:
+        return f"Nothing to renew: no loans due within {due_within} days."
+    return "Nothing to renew."

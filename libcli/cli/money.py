@@ -1,0 +1,226 @@
+"""`libcli fees` and `libcli pay`."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import click
+
+from libcli.cli import common, output
+from libcli.cli.options import card_option, json_option, single_card_option
+from libcli.errors import LibcliError, Refused, UsageError
+
+POLL_SECONDS = 3.0
+
+
+async def balance_and_risk(backend):
+    """The card's fees, and the loans when the rules ban borrowing on lateness."""
+    balance = await backend.fees()
+    loans = None
+    if backend.policy.borrowing_ban.overdue_days is not None:
+        loans = await backend.loans()
+    return balance, loans
+
+
+def fees_report(card, consortium, balance, loans, today) -> dict:
+    from libcli.payment import verdict
+    from libcli.policy import borrowing_warnings
+
+    v = verdict(consortium, balance)
+    late = [(today - l.due_date).days for l in loans or []]
+    warnings = borrowing_warnings(consortium.policy, balance.total, today, days_late=late)
+    return {
+        "card": card.name,
+        "library": card.library,
+        "total_cents": balance.total.cents,
+        "currency": balance.total.currency,
+        "payable_online": v.payable,
+        "reason": v.reason,
+        "reason_text": v.message,
+        "minimum_online_cents": v.minimum.cents if v.minimum else None,
+        "payment_in_progress": balance.payment_in_progress,
+        "warnings": warnings,
+        "items": [f.to_dict() for f in balance.items],
+    }
+
+
+@click.command()
+@card_option
+@json_option
+def fees(cards, as_json):
+    """Show each card's fees, the total, and whether it can be paid online now.
+
+    Warns when the right to borrow is lost or at risk.
+
+    \b
+    Examples:
+      libcli fees
+      libcli fees --card kid --json | jq '.fees[0].total_cents'
+    """
+    from libcli.account import AccountService
+    from libcli.model import Money
+
+    today = common.today()
+    selected = common.select_cards(cards)
+    results = AccountService(today=today).run(selected, balance_and_risk)
+    errors = common.report(results)
+    reports = []
+    from libcli.policy import get_consortium
+
+    for r in results:
+        if r.ok:
+            balance, loans = r.value
+            reports.append((r.card, balance, fees_report(r.card, get_consortium(r.card.library),
+                                                         balance, loans, today)))
+    if as_json:
+        output.emit_json({"fees": [rep for _, _, rep in reports], "errors": errors})
+        common.finish(results)
+        return
+    for card, balance, rep in reports:
+        total = Money(rep["total_cents"], rep["currency"])
+        click.echo(output.paint(f"{card.name} ({card.library}): {total}", None, bold=True))
+        if balance.items:
+            output.table(
+                ["Type", "Title", "Description", "Date", "Amount", "Online"],
+                [[f.fee_type.value.replace("_", " "), output.short(f.title, 34),
+                  output.short(f.description, 28), output.day(f.created), str(f.amount),
+                  "yes" if f.payable_online else "no"] for f in balance.items],
+            )
+        minimum = f" (online minimum {Money(rep['minimum_online_cents'])})" if rep["minimum_online_cents"] else ""
+        if rep["total_cents"] == 0:
+            click.echo("  Nothing to pay.")
+        elif rep["payable_online"]:
+            click.echo(output.paint(f"  Can be paid online now{minimum}: libcli pay --card {card.name}", "green"))
+        else:
+            click.echo(f"  Cannot be paid online: {output.clean(rep['reason_text'])}{minimum}")
+            if get_consortium(card.library).policy.bank_transfer:
+                click.echo(f"  Bank-transfer details: libcli pay --card {card.name}")
+        for w in rep["warnings"]:
+            click.echo(output.paint(f"  Warning: {w}", "red"))
+        click.echo()
+    common.finish(results)
+
+
+@click.command()
+@single_card_option(required=False)
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (needed in scripts).")
+@click.option("--no-browser", is_flag=True, help="Print the payment address instead of opening a browser.")
+@click.option("--no-wait", is_flag=True, help="Do not wait for the payment to be registered.")
+@click.option("--timeout", type=click.IntRange(10, 3600), default=900, show_default=True,
+              metavar="SECONDS", help="How long to wait for the payment to be registered.")
+@json_option
+def pay(card, yes, no_browser, no_wait, timeout, as_json):
+    """Pay a card's whole fee balance online, where the library allows it.
+
+    Checks the library's rules first (minimum amount, fees that cannot be
+    paid online, e-mail on file), asks for confirmation, opens the payment
+    page, then waits until the account shows the payment registered. For a
+    library without online payment it prints the bank-transfer details.
+
+    \b
+    Examples:
+      libcli pay --card mine
+      libcli pay --card mine --yes --no-browser
+      libcli pay --card tallinn-card          # bank-transfer details
+    """
+    import asyncio
+
+    from libcli.account import AccountService
+    from libcli.payment import (bank_transfer_json, bank_transfer_text, check_payment_url,
+                                ensure_payable, registered)
+    from libcli.policy import get_consortium
+
+    chosen = common.one_card(card)
+    consortium = get_consortium(chosen.library)
+    service = AccountService()
+
+    if consortium.policy.online_payment is None:
+        [res] = service.run([chosen], lambda b: b.fees())
+        amount = res.value.total if res.ok else None
+        if res.error:
+            output.card_error(chosen.name, chosen.library, res.error)
+        transfer = consortium.policy.bank_transfer
+        if transfer is None:
+            raise Refused(f"{consortium.name} takes no online payments; pay at the library")
+        if as_json:
+            output.emit_json({"card": chosen.name, "online": False,
+                              "bank_transfer": bank_transfer_json(transfer, amount)})
+        else:
+            click.echo(bank_transfer_text(transfer, amount, consortium.name))
+        return
+
+    async def main():
+        async with service.open([chosen]) as run:
+            backend = run.backends.get(chosen.name)
+            if backend is None:
+                raise run.errors[chosen.name]
+            balance = await backend.fees()
+            ensure_payable(consortium, balance, None)
+            if not yes:
+                if not sys.stdin.isatty():
+                    raise common.need_decision(f"paying {balance.total} needs confirmation", "--yes")
+                if not click.confirm(f"Pay the whole balance of {balance.total} for card "
+                                     f"'{chosen.name}' online?", err=True):
+                    raise click.exceptions.Abort()
+            # start_payment re-reads the page and refuses if the amount changed.
+            started = await backend.start_payment(balance)
+            url = check_payment_url(started.url)
+            if as_json:
+                output.emit_json(started.to_dict() | {"url": url})
+            else:
+                click.echo(url)
+            if chosen.demo:
+                from libcli.sandbox.demo import complete_demo_payment
+
+                output.info("Demo library: paying at the simulated payment provider.")
+                await complete_demo_payment(backend.client, url)
+            elif not no_browser:
+                import webbrowser
+
+                if not webbrowser.open(url):
+                    output.info("Open the address above in a browser to pay.")
+            if no_wait:
+                output.info(f"When you have paid, check with: libcli fees --card {chosen.name}")
+                return None
+            return await _wait_registered(backend, started.amount, timeout, registered)
+
+    try:
+        outcome = common.run(main)
+    except LibcliError as exc:
+        if isinstance(exc, (Refused,)):
+            raise
+        output.card_error(chosen.name, chosen.library, exc)
+        click.get_current_context().exit(int(exc.exit_code))
+    if outcome is True:
+        output.info(output.paint("Payment registered.", "green"))
+    elif outcome is False:
+        output.info(f"The payment is not registered yet. Check later with: libcli fees --card {chosen.name}")
+        click.get_current_context().exit(3)
+
+
+async def _wait_registered(backend, amount, timeout, registered) -> bool:
+    """Poll the fines page until the payment shows; a spinner on stderr."""
+    import asyncio
+
+    spinner = "|/-\\"
+    tty = sys.stderr.isatty()
+    deadline = time.monotonic() + timeout
+    i = 0
+    try:
+        while time.monotonic() < deadline:
+            balance = await backend.fees()
+            if registered(amount, balance):
+                if tty:
+                    click.echo("\r" + " " * 60 + "\r", err=True, nl=False)
+                return True
+            if tty:
+                click.echo(f"\rWaiting for the payment to be registered {spinner[i % 4]} "
+                           "(Ctrl-C to stop waiting)", err=True, nl=False)
+            i += 1
+            await asyncio.sleep(POLL_SECONDS)
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        click.echo("", err=True)
+        return False
+    click.echo("", err=True)
+    return False

@@ -1,0 +1,74 @@
+"""Option bundles shared by commands, and their shell completion."""
+
+from __future__ import annotations
+
+import click
+
+
+def _complete_cards(ctx, param, incomplete):
+    from click.shell_completion import CompletionItem
+
+    from libcli.cards import CardStore
+    from libcli.errors import LibcliError
+
+    try:
+        cards = CardStore().cards()
+    except LibcliError:
+        return []
+    return [CompletionItem(c.name, help=f"{c.library} {c.number}") for c in cards
+            if c.name.startswith(incomplete)]
+
+
+def _complete_libraries(ctx, param, incomplete):
+    from click.shell_completion import CompletionItem
+
+    from libcli.policy import consortia
+
+    return [CompletionItem(cid, help=c.name) for cid, c in consortia().items()
+            if cid.startswith(incomplete)]
+
+
+def complete_ids(kind: str):
+    """Complete loan or hold IDs from the last snapshot, with titles as help."""
+
+    def complete(ctx, param, incomplete):
+        from click.shell_completion import CompletionItem
+
+        from libcli import storage
+        from libcli.account import load_snapshot
+
+        items = []
+        folder = storage.cache_dir() / "snapshots"
+        try:
+            names = sorted(p.stem for p in folder.glob("*.json"))
+        except OSError:
+            return []
+        for name in names:
+            for entry in load_snapshot(name).get(kind, []):
+                if str(entry.get("id", "")).startswith(incomplete):
+                    items.append(CompletionItem(entry["id"], help=f"{name}: {entry.get('title', '')}"[:60]))
+        return items
+
+    return complete
+
+
+def card_option(f):
+    return click.option(
+        "--card", "cards", multiple=True, metavar="NAME", shell_complete=_complete_cards,
+        help="Only this card (repeatable). Default: all cards.",
+    )(f)
+
+
+def single_card_option(required: bool = True):
+    return click.option("--card", "card", required=required, metavar="NAME",
+                        shell_complete=_complete_cards, help="The card to use.")
+
+
+def json_option(f):
+    return click.option("--json", "as_json", is_flag=True,
+                        help="Print one JSON document on stdout, nothing else.")(f)
+
+
+def library_option(required: bool = False, **kw):
+    return click.option("--library", "library", required=required, metavar="ID",
+                        shell_complete=_complete_libraries, **kw)

@@ -1,0 +1,114 @@
+"""Everything libcli prints goes through here.
+
+- Tables on stdout (tabulate), JSON only with --json (one document, nothing
+  else on stdout), diagnostics on stderr.
+- Colour only when stdout is a terminal and NO_COLOR is unset (or forced).
+- Text that came from a library page is cleaned of control characters before
+  it is printed, so a hostile title cannot drive the terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from datetime import date
+from typing import Any, Iterable
+
+import click
+
+from libcli.errors import LibcliError
+from libcli.model import DueStatus, HoldStatus
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]|\x1b\[[0-?]*[ -/]*[@-~]")
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+STATUS_COLOURS = {
+    DueStatus.OVERDUE: "red",
+    DueStatus.DUE_SOON: "yellow",
+    HoldStatus.READY: "green",
+}
+
+
+def clean(text: Any) -> str:
+    if text is None:
+        return ""
+    text = _CONTROL.sub("", str(text))
+    return text.replace("\t", " ").replace("\n", " ").strip()
+
+
+def color_on() -> bool:
+    ctx = click.get_current_context(silent=True)
+    while ctx is not None:
+        if getattr(ctx.obj, "color", None) is not None:
+            return bool(ctx.obj.color)
+        ctx = ctx.parent
+    return False
+
+
+def paint(text: str, colour: str | None, *, bold: bool = False) -> str:
+    if not colour or not color_on():
+        return text
+    return click.style(text, fg=colour, bold=bold)
+
+
+def short(text: str | None, width: int = 42) -> str:
+    text = clean(text)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def day(d: date | None) -> str:
+    return f"{WEEKDAYS[d.weekday()]} {d.isoformat()}" if d else ""
+
+
+def relative(d: date, today: date) -> str:
+    days = (d - today).days
+    if days == 0:
+        return "today"
+    if days == 1:
+        return "tomorrow"
+    if days > 1:
+        return f"in {days} days"
+    if days == -1:
+        return "1 day late"
+    return f"{-days} days late"
+
+
+def table(headers: list[str], rows: Iterable[list[Any]]) -> None:
+    from tabulate import tabulate
+
+    rows = list(rows)
+    click.echo(tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True))
+
+
+def emit_json(document: Any) -> None:
+    click.echo(json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False, default=str))
+
+
+def info(message: str) -> None:
+    click.echo(clean_multiline(message), err=True)
+
+
+def warn(message: str) -> None:
+    click.echo(paint(f"libcli: warning: {clean(message)}", "yellow"), err=True)
+
+
+def clean_multiline(text: str) -> str:
+    return "\n".join(clean(line) for line in text.splitlines())
+
+
+def card_error(card_name: str, library: str, exc: LibcliError) -> None:
+    from libcli.redact import redact
+
+    click.echo(redact(paint(f"libcli: card '{card_name}' ({library}): {clean(exc.message)}", "red")),
+               err=True)
+    if exc.hint:
+        click.echo(redact(exc.hint), err=True)
+
+
+def error_json(exc: LibcliError) -> dict[str, Any]:
+    return {"code": int(exc.exit_code), "kind": type(exc).__name__, "message": exc.message}
+
+
+def isatty_stdin() -> bool:
+    return sys.stdin.isatty()

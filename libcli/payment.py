@@ -1,0 +1,105 @@
+"""Paying the fee balance: the verdict, the checks before a payment starts,
+and the bank-transfer instructions for libraries without online payment.
+
+The library's page is authoritative; the consortium's rules add the checks
+a page may not show (Tampere University's replacement-fee rule, Heili's
+e-mail requirement) and explain a refusal in words.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from libcli.errors import Refused, UnsafeAddress
+from libcli.model import Balance, Money
+from libcli.policy import BankTransfer, Consortium, Payability, payability
+
+
+@dataclass(frozen=True)
+class Verdict:
+    payable: bool
+    reason: str | None
+    message: str | None
+    minimum: Money | None
+
+
+def verdict(consortium: Consortium, balance: Balance) -> Verdict:
+    policy = consortium.policy
+    check = payability(
+        policy, balance.total, [f.fee_type for f in balance.items],
+        email_on_file=balance.email_on_file, site_minimum=balance.minimum_online,
+        nonpayable_items=any(not f.payable_online for f in balance.items),
+    )
+    minimum = balance.minimum_online or (
+        Money(policy.online_payment.minimum_cents, balance.total.currency)
+        if policy.online_payment and policy.online_payment.minimum_cents is not None else None)
+    if check.payable and balance.payment_in_progress:
+        check = Payability(False, "payment_in_progress",
+                           "a payment is already in progress; finish it or wait until it expires")
+    elif check.payable and not balance.online_payment_offered:
+        # The rules allow it but the page offers no payment: the page wins.
+        check = Payability(False, "not_offered",
+                           balance.site_reason or "the library does not offer online payment now")
+    return Verdict(check.payable, check.reason, check.message, minimum)
+
+
+def ensure_payable(consortium: Consortium, balance: Balance, expected: Money | None) -> Verdict:
+    """Raise Refused unless a payment of the whole balance may start now."""
+    v = verdict(consortium, balance)
+    if expected is not None and expected != balance.total:
+        raise Refused(
+            f"the balance changed from {expected} to {balance.total} since it was shown; "
+            "no payment was started",
+            hint="check it with: libcli fees",
+        )
+    if not v.payable:
+        raise Refused(f"cannot pay online: {v.message}")
+    return v
+
+
+def check_payment_url(url: str) -> str:
+    """A payment address must be https (or http to this machine): never javascript: etc."""
+    from libcli.http import is_loopback_host
+
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return url
+    if parts.scheme == "http" and parts.hostname and is_loopback_host(parts.hostname):
+        return url
+    raise UnsafeAddress(f"refusing to open the payment address {url[:80]!r}: not an https address")
+
+
+def bank_transfer_text(transfer: BankTransfer, amount: Money | None, library_name: str) -> str:
+    lines = [f"{library_name} takes no online payments. Pay by bank transfer:", ""]
+    if amount is not None:
+        lines.append(f"  Amount:           {amount}")
+    lines += [
+        f"  Recipient:        {transfer.recipient}",
+        f"  Reference number: {transfer.reference}",
+        f"  Explanation:      {transfer.explanation}",
+        "",
+        "  Bank accounts (IBAN, and SWIFT/BIC for transfers from abroad):",
+    ]
+    for acc in transfer.accounts:
+        lines.append(f"    {acc.bank:<13} {acc.iban}  {acc.bic}")
+    if transfer.note:
+        lines += ["", f"  {transfer.note}"]
+    return "\n".join(lines)
+
+
+def bank_transfer_json(transfer: BankTransfer, amount: Money | None) -> dict:
+    return {
+        "amount_cents": amount.cents if amount else None,
+        "currency": amount.currency if amount else "EUR",
+        "recipient": transfer.recipient,
+        "reference": transfer.reference,
+        "explanation": transfer.explanation,
+        "accounts": [{"bank": a.bank, "iban": a.iban, "bic": a.bic} for a in transfer.accounts],
+        "note": transfer.note,
+    }
+
+
+def registered(before: Money, balance: Balance) -> bool:
+    """Has a payment of `before` been registered on the account?"""
+    return balance.payment_registered or balance.total.cents < before.cents
