@@ -173,7 +173,7 @@ class CardStore:
             forget_pin(card)
         return card
 
-    def update(self, name: str, **changes: Any) -> Card:
+    def update(self, name: str, /, **changes: Any) -> Card:
         with storage.locked(self.path):
             cards = _load(self.path)
             if name not in cards:

@@ -72,6 +72,29 @@ class LazyGroup(click.Group):
         module, attr = COMMANDS[name]
         return getattr(importlib.import_module(module), attr)
 
+    def invoke(self, ctx):
+        # The one place errors become messages and exit codes, so that the
+        # installed command and tests driving `cli` through CliRunner agree.
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+            raise
+        except LibcliError as exc:
+            print_error(exc)
+            ctx.exit(int(exc.exit_code))
+        except KeyboardInterrupt:
+            click.echo("\nlibcli: interrupted", err=True)
+            ctx.exit(130)
+        except Exception as exc:  # the last line of defence: no traceback for users
+            if os.environ.get("LIBCLI_RAISE_ERRORS"):
+                raise
+            from libcli.redact import redact
+
+            click.echo(redact(f"libcli: unexpected error: {type(exc).__name__}: {exc}"), err=True)
+            click.echo("This is a bug in libcli. Rerun with LIBCLI_RAISE_ERRORS=1 for the "
+                       "traceback.", err=True)
+            ctx.exit(int(ExitCode.ERROR))
+
 
 class State:
     def __init__(self, color: bool, verbose: int):
@@ -122,27 +145,4 @@ def print_error(exc: LibcliError, prefix: str = "error") -> None:
 
 
 def main() -> None:
-    try:
-        code = cli.main(prog_name="libcli", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("\nlibcli: aborted", err=True)
-        code = 130
-    except KeyboardInterrupt:
-        click.echo("\nlibcli: interrupted", err=True)
-        code = 130
-    except click.ClickException as exc:
-        exc.show()
-        code = exc.exit_code
-    except LibcliError as exc:
-        print_error(exc)
-        code = int(exc.exit_code)
-    except Exception as exc:  # the last line of defence: no traceback for users
-        if os.environ.get("LIBCLI_RAISE_ERRORS"):
-            raise
-        from libcli.redact import redact
-
-        click.echo(redact(f"libcli: unexpected error: {type(exc).__name__}: {exc}"), err=True)
-        click.echo("This is a bug in libcli. Rerun with LIBCLI_RAISE_ERRORS=1 for the traceback.",
-                   err=True)
-        code = int(ExitCode.ERROR)
-    sys.exit(code if isinstance(code, int) else 0)
+    cli.main(prog_name="libcli")
