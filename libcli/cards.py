@@ -167,10 +167,12 @@ class CardStore:
                 first = next(iter(cards))
                 cards[first] = dataclasses.replace(cards[first], default=True)
             _save(self.path, cards)
-        # The config no longer names the card; only now drop its PIN, so a
-        # failed write never leaves a card without its PIN.
-        if forget_pin:
-            forget_pin(card)
+            # Only once the config no longer names the card is its PIN dropped
+            # (a failed write never leaves a card without its PIN), and still
+            # under the lock, so a concurrent re-add of the same card keeps
+            # the PIN it just stored.
+            if forget_pin:
+                forget_pin(card)
         return card
 
     def update(self, name: str, /, **changes: Any) -> Card:
