@@ -36,6 +36,8 @@ from datetime import date
 from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
 
+import httpx
+
 from libcli import http
 from libcli.backends import finna_pages as pages
 from libcli.backends.base import Backend
@@ -77,9 +79,16 @@ class FinnaBackend(Backend):
                 raise UsageError(f"Finna speaks {', '.join(LANGUAGES)}; not '{self.language}'")
             params = list(params or []) + [("lng", self.language)]
             self._language_sent = True
+        if isinstance(data, list):
+            data = form_data(data)
         try:
             page = await http.request(self.client, method, url, data=data, params=params,
                                       follow=follow)
+        except httpx.InvalidURL:
+            # httpx builds the next request from a Location header even when
+            # not following it; an address like "javascript:…" fails there.
+            raise UnsafeAddress(f"the library answered {method} {urlsplit(url).path} with an "
+                                "address libcli will not use") from None
         finally:
             self.requests += 1
         self.requests += len(page.history)
@@ -546,6 +555,18 @@ class FinnaBackend(Backend):
                           + (f": {'; '.join(errors)}" if errors else ""))
         check_payment_url(url)
         return PaymentStart(card=self.card.name, url=url, amount=now)
+
+
+def form_data(pairs: list[tuple[str, str]]) -> dict[str, str | list[str]]:
+    """Name/value pairs as httpx wants a form: repeated names become lists."""
+    out: dict[str, str | list[str]] = {}
+    for name, value in pairs:
+        if name in out:
+            prev = out[name]
+            out[name] = (prev if isinstance(prev, list) else [prev]) + [value]
+        else:
+            out[name] = [value] if name.endswith("[]") else value
+    return out
 
 
 def check_payment_url(url: str) -> str:

@@ -1,0 +1,281 @@
+"""The Finna backend against a faked site (respx): protocol edge cases that
+the demo library does not produce on demand."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+from pathlib import Path
+from urllib.parse import parse_qsl
+
+import httpx
+import pytest
+import respx
+
+from libcli import http
+from libcli.backends.finna import FinnaBackend
+from libcli.errors import LoginRefused, PageNotUnderstood, Refused, Unreachable, UnsafeAddress
+from libcli.model import Balance, Card, Money
+from libcli.policy import consortia
+
+BASE = "https://helmet.finna.fi"
+FIXTURES = Path(__file__).parent / "fixtures" / "finna"
+LOGIN = (FIXTURES / "login_fi.html").read_text("utf-8")
+LOANS = (FIXTURES / "checkedout_fi.html").read_text("utf-8")
+FINES = (FIXTURES / "fines_en.html").read_text("utf-8")
+PIN = "4321-secret"
+
+
+@pytest.fixture(autouse=True)
+def fast_retries(monkeypatch):
+    monkeypatch.setattr(http, "BACKOFF_SECONDS", 0)
+
+
+class Pin:
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self) -> str:
+        self.calls += 1
+        return PIN
+
+
+def backend(pin: Pin | None = None) -> FinnaBackend:
+    client = http.make_client(BASE)
+    card = Card(name="kid", library="helmet", number="2100000001")
+    return FinnaBackend(card, consortia()["helmet"], client=client, pin=pin or Pin(),
+                        session={}, today=date(2025, 3, 1))
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def form(request: httpx.Request) -> list[tuple[str, str]]:
+    return parse_qsl(request.content.decode(), keep_blank_values=True)
+
+
+@respx.mock(base_url=BASE, assert_all_called=True)
+def test_warm_loans_is_one_request_and_never_asks_for_the_pin(respx_mock):
+    respx_mock.get("/MyResearch/CheckedOut").respond(200, html=LOANS)
+    pin = Pin()
+    b = backend(pin)
+    loans = run(b.loans())
+    assert [l.title for l in loans] == ["Tuntematon sotilas", "Aku Ankka 2025:12",
+                                       "Muumipeikko ja pyrstötähti"]
+    assert b.requests == 1 and pin.calls == 0
+
+
+@respx.mock(base_url=BASE, assert_all_called=True)
+def test_cold_login_is_three_requests_and_posts_every_hidden_field(respx_mock):
+    respx_mock.get("/MyResearch/CheckedOut").mock(side_effect=[
+        httpx.Response(200, html=LOGIN), httpx.Response(200, html=LOANS)])
+    login = respx_mock.post("/MyResearch/Home").respond(
+        302, headers={"Location": "/MyResearch/CheckedOut"})
+    pin = Pin()
+    b = backend(pin)
+    loans = run(b.loans())
+    assert len(loans) == 3
+    assert b.requests == 3 and pin.calls == 1
+    sent = dict(form(login.calls.last.request))
+    assert sent["target"] == "helmet" and sent["auth_method"] == "MultiILS"
+    assert sent["csrf"].startswith("0123456789abcdef")
+    assert sent["processLogin"] == "Kirjaudu"
+    assert sent["username"] == "2100000001" and sent["password"] == PIN
+
+
+@respx.mock(base_url=BASE)
+def test_refused_login_reports_the_sites_words_never_the_pin(respx_mock):
+    refused = LOGIN.replace("Kirjaudu sisään ensin",
+                            "Käyttäjätunnus/salasana ei täsmää. Yritä uudestaan.")
+    respx_mock.get("/MyResearch/CheckedOut").respond(200, html=LOGIN)
+    respx_mock.post("/MyResearch/Home").respond(200, html=refused)
+    with pytest.raises(LoginRefused) as err:
+        run(backend().loans())
+    assert "Käyttäjätunnus/salasana ei täsmää" in str(err.value)
+    assert PIN not in str(err.value) and PIN not in repr(err.value)
+    assert err.value.exit_code == 4
+
+
+@respx.mock(base_url=BASE)
+def test_redirect_loop_is_unreachable(respx_mock):
+    respx_mock.get("/MyResearch/CheckedOut").respond(
+        302, headers={"Location": "/MyResearch/CheckedOut"})
+    with pytest.raises(Unreachable, match="redirected more than"):
+        run(backend().loans())
+
+
+@respx.mock(base_url=BASE)
+def test_empty_body_is_not_understood(respx_mock):
+    respx_mock.get("/MyResearch/CheckedOut").respond(200, text="")
+    with pytest.raises(PageNotUnderstood, match="empty"):
+        run(backend().loans())
+
+
+@respx.mock(base_url=BASE)
+def test_truncated_page_is_not_understood(respx_mock):
+    cut = LOANS[: LOANS.index('<tr id="recordhelmet.1111111"') + 200]
+    respx_mock.get("/MyResearch/CheckedOut").respond(200, html=cut)
+    with pytest.raises(PageNotUnderstood):
+        run(backend().loans())
+
+
+@respx.mock(base_url=BASE)
+def test_a_500_on_get_is_retried(respx_mock):
+    route = respx_mock.get("/MyResearch/CheckedOut").mock(side_effect=[
+        httpx.Response(500), httpx.Response(502), httpx.Response(200, html=LOANS)])
+    assert len(run(backend().loans())) == 3
+    assert route.call_count == 3
+
+
+@respx.mock(base_url=BASE)
+def test_a_renew_post_is_never_retried(respx_mock):
+    respx_mock.get("/MyResearch/CheckedOut").respond(200, html=LOANS)
+    post = respx_mock.post("/MyResearch/CheckedOut").respond(500)
+    b = backend()
+    loans = run(b.loans())
+    with pytest.raises(Unreachable, match="outcome is unknown"):
+        run(b.renew([loans[0]]))
+    assert post.call_count == 1
+
+
+@respx.mock(base_url=BASE)
+def test_a_dropped_connection_on_a_post_is_not_retried(respx_mock):
+    respx_mock.get("/MyResearch/CheckedOut").respond(200, html=LOANS)
+    post = respx_mock.post("/MyResearch/CheckedOut").mock(side_effect=httpx.ConnectError("boom"))
+    b = backend()
+    loans = run(b.loans())
+    with pytest.raises(Unreachable):
+        run(b.renew([loans[0]]))
+    assert post.call_count == 1
+
+
+@respx.mock(base_url=BASE)
+def test_login_page_in_the_middle_of_a_renew_logs_in_and_rereads_without_reposting(respx_mock):
+    respx_mock.get("/MyResearch/CheckedOut").respond(200, html=LOANS)
+    renew_post = respx_mock.post("/MyResearch/CheckedOut").respond(200, html=LOGIN)
+    login = respx_mock.post("/MyResearch/Home").respond(
+        302, headers={"Location": "/MyResearch/CheckedOut"})
+    pin = Pin()
+    b = backend(pin)
+    loans = run(b.loans())
+    results = run(b.renew([loans[0], loans[2]]))
+    assert renew_post.call_count == 1  # never re-posted
+    assert login.call_count == 1 and pin.calls == 1
+    assert [r.renewed for r in results] == [False, False]
+    assert all("session expired" in r.message and "try again" in r.message for r in results)
+    assert [r.loan_id for r in results] == [loans[0].id, loans[2].id]
+
+
+@respx.mock(base_url=BASE)
+def test_renew_posts_selected_tokens_with_fresh_csrf_and_maps_rows(respx_mock):
+    answer = LOANS.replace(
+        "<strong>Eräpäivä: 5.3.2025</strong>",
+        "<strong>Eräpäivä: 2.4.2025</strong><div class='alert alert-success'>Uusiminen onnistui</div>")
+    answer = answer.replace(
+        "<strong>Eräpäivä: 1.3.2025</strong>",
+        "<strong>Eräpäivä: 1.3.2025</strong><div class='alert alert-danger'>Lainaa ei voitu "
+        "uusia: Tämän lainan uusimiskerrat ovat tulleet täyteen</div>")
+    respx_mock.get("/MyResearch/CheckedOut").respond(200, html=LOANS)
+    post = respx_mock.post("/MyResearch/CheckedOut").respond(200, html=answer)
+    b = backend()
+    a, magazine, c = run(b.loans())
+    results = run(b.renew([c, magazine, a]))
+    sent = form(post.calls.last.request)
+    assert ("renewSelected", "1") in sent and ("csrf", "aaaa1111aaaa1111aaaa1111aaaa1111-"
+                                                       "bbbb2222bbbb2222bbbb2222bbbb2222") in sent
+    assert [v for k, v in sent if k == "renewSelectedIDS[]"] == ["9003|5000003", "9001|5000001"]
+    assert "selectAll" not in dict(sent)
+    assert [(r.loan_id, r.renewed) for r in results] == [(c.id, False), (magazine.id, False),
+                                                         (a.id, True)]
+    assert results[0].message == "Tämän lainan uusimiskerrat ovat tulleet täyteen"
+    assert "reserved" in results[1].message
+    assert results[2].new_due_date == date(2025, 4, 2)
+
+
+@respx.mock(base_url=BASE)
+def test_renew_all_uses_the_renew_all_path(respx_mock):
+    respx_mock.get("/MyResearch/CheckedOut").respond(200, html=LOANS)
+    post = respx_mock.post("/MyResearch/CheckedOut").respond(200, html=LOANS)
+    results = run(backend().renew_all())
+    sent = form(post.calls.last.request)
+    assert ("renewAll", "1") in sent
+    assert [v for k, v in sent if k == "renewAllIDS[]"] == ["9001|5000001", "9003|5000003"]
+    assert len(results) == 3 and not any(r.renewed for r in results)
+
+
+def _payment_routes(respx_mock, location: str):
+    terms = """<html><body class="template-dir-myresearch template-name-fines">
+    <form id="paytrail-form" method="post" action="/MyResearch/Fines">
+    <input type="hidden" name="csrf" value="c-1"><input type="hidden" name="transactionId" value="t1">
+    <input type="hidden" name="pay-confirm" value="1">
+    <input type="submit" name="reset" value="Cancel"><input type="submit" name="pay-confirm" value="Accept">
+    </form></body></html>"""
+    respx_mock.get("/MyResearch/Fines").respond(200, html=FINES)
+    return respx_mock.post("/MyResearch/Fines").mock(side_effect=[
+        httpx.Response(200, html=terms), httpx.Response(302, headers={"Location": location})])
+
+
+def _balance(cents: int = 123450) -> Balance:
+    return Balance(card="kid", items=(), total=Money(cents), online_payment_offered=True)
+
+
+@respx.mock(base_url=BASE)
+def test_payment_returns_the_providers_https_address(respx_mock):
+    posts = _payment_routes(respx_mock, "https://services.paytrail.com/pay/abc")
+    start = run(backend().start_payment(_balance()))
+    assert start.url == "https://services.paytrail.com/pay/abc"
+    assert start.amount == Money(123450)
+    first, second = (form(c.request) for c in posts.calls)
+    assert ("transactionId", "d41d8cd98f00b204e9800998ecf8427e") in first and first[-1][0] == "pay"
+    assert second == [("csrf", "c-1"), ("transactionId", "t1"), ("pay-confirm", "1")]
+
+
+@pytest.mark.parametrize("location", ["javascript:alert(1)", "http://pay.example.com/x",
+                                      "data:text/html,hi", "ftp://pay.example.com/"])
+def test_payment_refuses_unsafe_addresses(location):
+    with respx.mock(base_url=BASE) as respx_mock:
+        _payment_routes(respx_mock, location)
+        with pytest.raises(UnsafeAddress):
+            run(backend().start_payment(_balance()))
+
+
+@respx.mock(base_url=BASE)
+def test_payment_refused_when_the_amount_changed(respx_mock):
+    respx_mock.get("/MyResearch/Fines").respond(200, html=FINES)
+    with pytest.raises(Refused, match="amount changed"):
+        run(backend().start_payment(_balance(100)))
+
+
+@respx.mock(base_url=BASE)
+def test_payment_refused_while_one_is_in_progress(respx_mock):
+    page = FINES.replace('<div id="online_payment_payable">',
+                         '<div class="alert alert-danger">A payment is in progress. Please wait '
+                         'before trying again.</div><div id="online_payment_payable">')
+    respx_mock.get("/MyResearch/Fines").respond(200, html=page)
+    with pytest.raises(Refused, match="in progress"):
+        run(backend().start_payment(_balance()))
+
+
+@respx.mock(base_url=BASE)
+def test_search_error_envelope(respx_mock):
+    respx_mock.get("/api/v1/search").respond(400, json={"status": "ERROR",
+                                                        "statusMessage": "Invalid search"})
+    from libcli.errors import LibcliError
+
+    with pytest.raises(LibcliError, match="Invalid search"):
+        run(backend().search("x"))
+
+
+@respx.mock(base_url=BASE)
+def test_search_sends_the_building_filter_and_fields(respx_mock):
+    route = respx_mock.get("/api/v1/search").respond(json={
+        "status": "OK", "resultCount": 1,
+        "records": [{"id": "helmet.1", "title": "Kalevala", "year": "1849"}]})
+    [r] = run(backend().search("kalevala", limit=500))
+    assert r.record_id == "helmet.1"
+    params = parse_qsl(route.calls.last.request.url.query.decode())
+    assert ("filter[]", 'building:"0/Helmet/"') in params
+    assert ("limit", "100") in params and ("type", "AllFields") in params
+    assert {v for k, v in params if k == "field[]"} == {"id", "title", "nonPresenterAuthors",
+                                                        "year", "formats"}
