@@ -322,6 +322,23 @@ def split_title(text: str) -> tuple[str, str | None]:
     return text.rstrip(" /:;,"), None
 
 
+def title_text(cell: LexborNode) -> str:
+    """The `Title / Author` text: the main span, else the label, else the cell
+    without its volume note (interlibrary loans have no link or span)."""
+    main = cell.css_first("span.patFuncTitleMain")
+    if main is not None:
+        return node_text(main)
+    label = cell.css_first("label")
+    if label is not None:
+        return node_text(label)
+    parts = []
+    for child in cell.iter(include_text=True):
+        if child.tag != "-text" and has_class(child, "patFuncVol"):
+            continue
+        parts.append(child.text(deep=True, separator=" "))
+    return clean(" ".join(parts))
+
+
 def _status_parts(cell: LexborNode) -> tuple[str, str]:
     """(base text, result text): renewal results sit in `em`/red markup."""
     base, result = [], []
@@ -412,8 +429,7 @@ def _item_row(row: LexborNode, index: int, page: str) -> ItemRow:
     title_cell = row.css_first("td.patFuncTitle") or row.css_first("th.patFuncBibTitle")
     if title_cell is None:
         raise PageNotUnderstood(page, f"the title cell in {where}")
-    main = title_cell.css_first("span.patFuncTitleMain")
-    title, author = split_title(node_text(main) if main is not None else node_text(title_cell))
+    title, author = split_title(title_text(title_cell))
     if not title:
         raise PageNotUnderstood(page, f"the title in {where}")
     link = title_cell.css_first("a[href]")
@@ -525,8 +541,7 @@ def _hold_row(row: LexborNode, index: int, page: str) -> HoldRow:
     title_cell = row.css_first("td.patFuncTitle") or row.css_first("th.patFuncBibTitle")
     if title_cell is None:
         raise PageNotUnderstood(page, f"the title cell in {where}")
-    main = title_cell.css_first("span.patFuncTitleMain")
-    title, author = split_title(node_text(main) if main is not None else node_text(title_cell))
+    title, author = split_title(title_text(title_cell))
     if not title:
         raise PageNotUnderstood(page, f"the title in {where}")
     link = title_cell.css_first("a[href]")
