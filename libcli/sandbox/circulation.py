@@ -62,22 +62,24 @@ PAY_CHANGED = "online_payment_fines_changed"
 
 
 class Clock:
-    """The library's idea of today. Real date unless a test sets it."""
+    """The library's idea of today. Real date unless a test sets it.
+
+    A set clock stands at noon of the given day, so advancing by hours or
+    minutes (payment timeouts) stays on that day until it passes midnight.
+    """
 
     def __init__(self, today: date | None = None):
-        self._today = today
+        self._fixed = datetime.combine(today, time(12, 0)) if today else None
         self._offset = timedelta()
 
-    def today(self) -> date:
-        return (self._today or date.today()) + self._offset
-
     def now(self) -> datetime:
-        if self._today is None:
-            return datetime.now() + self._offset
-        return datetime.combine(self.today(), time(12, 0))
+        return (self._fixed or datetime.now()) + self._offset
+
+    def today(self) -> date:
+        return self.now().date()
 
     def set(self, day: date) -> None:
-        self._today = day
+        self._fixed = datetime.combine(day, time(12, 0))
         self._offset = timedelta()
 
     def advance(self, days: int = 0, **kwargs: float) -> None:

@@ -1,0 +1,67 @@
+"""Serve the demo library on 127.0.0.1: ``python -m libcli.sandbox --port 0``.
+
+Prints one line per demo patron of the view (``card N pin P view V``), then
+``listening on http://127.0.0.1:PORT`` once the socket accepts connections,
+so scripts can parse both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import sys
+from pathlib import Path
+
+from .seed import VIEWS
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="python -m libcli.sandbox", description=__doc__)
+    ap.add_argument("--port", type=int, default=8080, help="0 picks a free port")
+    ap.add_argument("--view", choices=VIEWS, default="helmet")
+    ap.add_argument("--latency-ms", type=int, default=0)
+    ap.add_argument("--error-rate", type=float, default=0.0)
+    ap.add_argument("--drop-rate", type=float, default=0.0)
+    ap.add_argument("--session-ttl", type=float, default=600.0, help="seconds; 0 = expire at once")
+    ap.add_argument("--refuse-csrf-once", action="store_true")
+    ap.add_argument("--finna-variant", choices=("2024", "2025"), default="2024")
+    ap.add_argument("--webpac-variant", default="2024")
+    ap.add_argument("--language", choices=("fi", "sv", "en-gb"), default="fi")
+    ap.add_argument("--state", type=Path, help="SQLite file that keeps the library between runs")
+    ap.add_argument("--seed", type=int, default=0, help="makes generated data and faults reproducible")
+    return ap.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    import uvicorn
+
+    from .app import Options, create_app
+    from .seed import demo_patrons
+
+    args = parse_args(argv)
+    options = Options(latency_ms=args.latency_ms, error_rate=args.error_rate,
+                      drop_rate=args.drop_rate, session_ttl=args.session_ttl,
+                      refuse_csrf_once=args.refuse_csrf_once, language=args.language,
+                      finna_variant=args.finna_variant, webpac_variant=args.webpac_variant,
+                      seed=args.seed)
+    app = create_app(args.view, options=options, state_file=args.state)
+    # Loopback only: the demo's PINs are public.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", args.port))
+    sock.listen(128)
+    port = sock.getsockname()[1]
+    for p in demo_patrons(args.view):
+        print(f"card {p.card} pin {p.pin} view {p.view}")
+    print(f"listening on http://127.0.0.1:{port}", flush=True)
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+    server = uvicorn.Server(config)
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
