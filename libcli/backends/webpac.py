@@ -92,6 +92,23 @@ def renew_reason(site_text: str) -> str:
     return site_text
 
 
+_MOJIBAKE = re.compile("[\u00c2-\u00c5][\u0080-\u00bf\u2018-\u203a\u0152-\u0178\u02c6\u02dc]")
+
+
+def repair_mojibake(text: str) -> str:
+    """Undo UTF-8 read as ISO-8859-1/cp1252 (a page whose header names the
+    wrong charset): "TÃ„HTAEG" → "TÄHTAEG". Left alone unless the whole page
+    re-decodes as strict UTF-8, which Latin-1 Estonian text never does."""
+    if not _MOJIBAKE.search(text):
+        return text
+    for codec in ("latin-1", "cp1252"):
+        try:
+            return text.encode(codec).decode("utf-8")
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            continue
+    return text
+
+
 class WebPACBackend(Backend):
     name = "webpac"
 
@@ -116,6 +133,7 @@ class WebPACBackend(Backend):
                        follow: bool = True) -> http.Page:
         page = await http.request(self.client, method, url, data=data, follow=follow)
         self.requests += 1 + len(page.history)
+        page.text = repair_mojibake(page.text)
         return page
 
     def _account_url(self, function: str) -> str:
