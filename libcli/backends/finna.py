@@ -201,7 +201,12 @@ class FinnaBackend(Backend):
             and raw.renewals_used >= raw.renewals_limit))
         if renewable and site_limit_reached:
             renewable = False
-            reason = f"renewal limit reached ({used}/{limit})"
+            if raw.renewals_remaining == 0 and raw.renewals_limit is None:
+                # Only "0 left" is known; the material's own limit may differ
+                # from the policy's (a quick loan has none at all).
+                reason = "no renewals left"
+            else:
+                reason = f"renewal limit reached ({used}/{limit})"
         if not renewable and reason is None:
             ok, predicted = predicted_renewal(policy, raw.material, used, raw.reserved)
             if raw.reserved:
@@ -424,19 +429,22 @@ class FinnaBackend(Backend):
             tab = await self._fetch("POST", f"Record/{rec}/AjaxTab", data={"tab": "holdings"})
             text = tab.text if tab.status < 400 else ""
             href = pages.find_hold_link(text) if text else None
-            if href is None:
-                rec_page = await self._fetch("GET", f"Record/{rec}")
-                if rec_page.status == 404:
-                    raise UsageError(f"{self.consortium.name} has no record '{record_id}'")
-                self._tree(rec_page, pages.RECORD_PAGE)
-                text = rec_page.text
-                href = pages.find_hold_link(text)
             if href is not None:
                 break
-            blocked = pages.hold_link_blocked(text)
+            if attempt == 0 and text and pages.needs_login_for_hold(text):
+                await self.login()  # anonymous users get a login link, not the hold link
+                continue
+            rec_page = await self._fetch("GET", f"Record/{rec}")
+            if rec_page.status == 404:
+                raise UsageError(f"{self.consortium.name} has no record '{record_id}'")
+            self._tree(rec_page, pages.RECORD_PAGE)
+            href = pages.find_hold_link(rec_page.text)
+            if href is not None:
+                break
+            blocked = pages.hold_link_blocked(text) or pages.hold_link_blocked(rec_page.text)
             if blocked:
                 raise Refused(f"{self.consortium.name} will not take a hold: {blocked}")
-            if attempt == 0 and pages.needs_login_for_hold(text):
+            if attempt == 0 and pages.needs_login_for_hold(rec_page.text):
                 await self.login()
                 continue
             raise Refused(f"{self.consortium.name} offers no hold for record '{record_id}'")
@@ -458,7 +466,11 @@ class FinnaBackend(Backend):
         return form.locations
 
     async def place_hold(self, record_id: str, pickup: str | None) -> PlaceHoldResult:
-        page, form = await self._hold_form(record_id)
+        """Place a hold; the library's refusals come back as ``placed=False``."""
+        try:
+            page, form = await self._hold_form(record_id)
+        except Refused as exc:
+            return PlaceHoldResult(record_id, False, exc.message, None, self.card.name)
         chosen = choose_pickup(form.locations, pickup or self.card.pickup)
         data = list(form.fields)
         if chosen is not None and form.location_field:
@@ -503,6 +515,7 @@ class FinnaBackend(Backend):
             minimum_online=Money(fp.minimum_cents, currency) if fp.minimum_cents is not None else None,
             site_reason=fp.reason, payment_in_progress=fp.payment_in_progress,
             payment_registered=fp.payment_registered,
+            email_on_file=False if fp.reason and pages.EMAIL_REQUIRED.search(fp.reason) else None,
         )
 
     async def fees(self) -> Balance:

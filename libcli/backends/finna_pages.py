@@ -977,6 +977,9 @@ _PAYMENT_OK = _words(r"maksu onnistui", r"maksu vastaanotettu", r"betalningen ly
                      r"payment registered")
 
 
+EMAIL_REQUIRED = _words(r"sähköpost", r"e-post", r"e-?mail")
+
+
 def fee_type_of(text: str) -> FeeType:
     for pattern, kind in _FEE_TYPES:
         if pattern.search(text or ""):
@@ -1085,7 +1088,8 @@ def _fine_row(tr: LexborNode, cells: list[LexborNode], index: int) -> dict:
     created = parse_date(find(_CREATED_HEAD) or "")
     return {
         "cents": cents,
-        "type": fee_type_of(kind_text + " " + (description or "")),
+        "type": fee_type_of(kind_text) if fee_type_of(kind_text) is not FeeType.OTHER
+        else fee_type_of(description or ""),
         "type_text": kind_text or None,
         "title": title,
         "description": description or (kind_text or None),
@@ -1137,12 +1141,11 @@ def parse_search(data: object) -> list[SearchResult]:
         authors = tuple(
             a.get("name") if isinstance(a, dict) else str(a)
             for a in rec.get("nonPresenterAuthors") or [] if a)
-        formats = []
+        formats: list[str] = []
         for f in rec.get("formats") or []:
-            if isinstance(f, dict):
-                formats.append(str(f.get("translated") or f.get("value") or ""))
-            else:
-                formats.append(str(f))
+            name = str(f.get("translated") or f.get("value") or "") if isinstance(f, dict) else str(f)
+            if name and name not in formats:  # hierarchical: 0/Book/ and 1/Book/Book/
+                formats.append(name)
         year = rec.get("year")
         out.append(SearchResult(
             record_id=str(rec["id"]), title=str(rec.get("title") or ""),
