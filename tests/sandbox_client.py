@@ -8,7 +8,7 @@ import asyncio
 import re
 
 import httpx
-from selectolax.parser import HTMLParser
+from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
 
 class Browser:

@@ -363,7 +363,9 @@ class FinnaFace:
             f"{page.t(results[l.item_id].reason)}"
             for l in others if l.item_id in results and not results[l.item_id].ok]
         any_renewable = any(r["renewable"] for r in rows)
-        hidden_all = [] if self.conf.ils_pages else [self.renew_details(l) for l in others]
+        hidden_all = [] if self.conf.ils_pages else [
+            self.renew_details(l) for l in others
+            if self.conf.all_renewable or self.lib.renew_check(l.card, l.loan_id) is None]
         show_renew_all = not self.conf.ils_pages or pages == 1
         blocks = []
         block = self.lib.borrowing_block(patron.card)
