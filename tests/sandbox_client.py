@@ -13,6 +13,7 @@ from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
 class Browser:
     def __init__(self, app, base_url: str = "http://heili.localhost"):
+        self.app = app
         self.loop = asyncio.new_event_loop()
         self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                         base_url=base_url, follow_redirects=False)
