@@ -421,3 +421,21 @@ def test_library_round_trips_through_json_and_the_store(tmp_path):
     assert loaded.to_dict() == lib.to_dict()
     assert loaded.new_id() == lib.new_id()  # the id counter survives too
     assert Store(None).load("heili") is None
+
+
+def test_a_saved_demo_stays_fresh_while_nobody_uses_it(tmp_path):
+    from libcli.sandbox.app import load_or_seed
+
+    store = Store(tmp_path / "state.sqlite")
+    lib = load_or_seed("heili", store, clock=Clock(TODAY))
+    loan = lib.loans_of("10000001")[-1]
+    lib.renew("10000001", [loan.loan_id])
+    store.save_library(lib)
+    later = load_or_seed("heili", store, clock=Clock(TODAY + timedelta(days=40)))
+    again = later.loans[loan.loan_id]
+    assert again.renewals == loan.renewals  # the renewal is kept
+    assert again.due_date == loan.due_date + timedelta(days=40)
+    statuses = {later.due_status(l).value for l in later.loans_of("10000001")}
+    assert statuses == {"ok", "due_soon", "overdue"}
+    unchanged = load_or_seed("heili", store, clock=Clock(TODAY + timedelta(days=40)), keep_fresh=False)
+    assert unchanged.loans[loan.loan_id].due_date == again.due_date

@@ -194,11 +194,21 @@ class _Persist:
                 self.store.save_library(self.library)
 
 
-def load_or_seed(view: str, store: Store, *, clock: Clock | None = None, seed: int = 0) -> Library:
-    """The saved library for a view, or a freshly seeded one (saved at once)."""
+def load_or_seed(view: str, store: Store, *, clock: Clock | None = None, seed: int = 0,
+                 keep_fresh: bool = True) -> Library:
+    """The saved library for a view, or a freshly seeded one (saved at once).
+
+    With ``keep_fresh`` the demo's calendar stands still while nobody uses
+    it: a state saved N days ago has all its dates moved N days forward on
+    load, so a month-old demo still shows loans due soon rather than a wall
+    of overdue ones, and everything the user changed is kept.
+    """
     library = store.load_library(view, clock=clock)
     if library is None:
         library = build_library(view, clock, seed=seed)
+        store.save_library(library)
+    elif keep_fresh and library.saved_on and library.today() > library.saved_on:
+        library.shift_dates((library.today() - library.saved_on).days)
         store.save_library(library)
     return library
 

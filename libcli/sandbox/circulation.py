@@ -232,6 +232,7 @@ class Library:
         self.payments: dict[str, Payment] = {}
         self._ids = itertools.count(1)
         self.revision = 0  # bumped by every state change; the store saves on change
+        self.saved_on: date | None = None  # the library's today when it was last saved
 
     # --- ids and building ------------------------------------------------
 
@@ -591,9 +592,31 @@ class Library:
 
     # --- persistence -----------------------------------------------------
 
+    def shift_dates(self, days: int) -> None:
+        """Move every date by ``days`` (the demo keeps its account fresh, see app.load_or_seed)."""
+        delta = timedelta(days=days)
+        for loan in self.loans.values():
+            loan.checkout_date += delta
+            loan.due_date += delta
+        for hold in self.holds.values():
+            hold.created += delta
+            hold.expires += delta
+            if hold.ready_date:
+                hold.ready_date += delta
+        for fee in self.fees.values():
+            fee.created += delta
+            if fee.checkout_date:
+                fee.checkout_date += delta
+            if fee.due_date:
+                fee.due_date += delta
+        for payment in self.payments.values():
+            payment.started += delta
+        self.changed()
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "view": self.view,
+            "saved_on": self.today(),
             "next_id": next(copy.copy(self._ids)),
             "pickup_locations": [asdict(p) for p in self.pickup_locations],
             "patrons": [asdict(p) for p in self.patrons.values()],
@@ -610,6 +633,8 @@ class Library:
         lib = cls(data["view"], clock=clock,
                   pickup_locations=[PickupLocation(**p) for p in data["pickup_locations"]])
         lib._ids = itertools.count(data["next_id"])
+        saved = data.get("saved_on")
+        lib.saved_on = date.fromisoformat(saved) if saved else None
         for p in data["patrons"]:
             lib.add_patron(Patron(**p))
         for t in data["titles"]:
