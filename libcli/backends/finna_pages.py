@@ -77,8 +77,12 @@ def parse_date(text: str | None) -> date | None:
         return None
 
 
+_GAP = "[ \u00a0\u202f\u2009]"
 _MONEY_RE = re.compile(
-    r"([-\u2212])?\s*(\d{1,3}(?:[ \u00a0\u202f\u2009]\d{3})+|\d+)(?:[,.](\d{1,2}))?(?!\d)"
+    r"([-\u2212])?\s*(?<![\d.,])(?<!\d" + _GAP + r")"
+    r"(\d{1,3}(?:" + _GAP + r"\d{3})+|\d+)"
+    r"(?:[,.](\d{2}))?"
+    r"(?!\d|[,.]\d|" + _GAP + r"\d)"  # never a cut-off "5,8" or "1 23"
 )
 
 
@@ -91,7 +95,7 @@ def parse_money(text: str | None) -> int | None:
         return None
     sign, whole, part = m.groups()
     whole = re.sub(r"\D", "", whole)
-    part = (part or "0").ljust(2, "0")
+    part = part or "00"
     cents = int(whole) * 100 + int(part)
     return -cents if sign else cents
 
@@ -454,6 +458,9 @@ _SCAN_CLASSES = frozenset({
 })
 
 
+_SKIP_TAGS = frozenset({"br", "img", "strong", "b", "em", "i", "th", "source", "picture"})
+
+
 class RowScan:
     """One walk over a table row, collecting what the parsers look for.
 
@@ -472,6 +479,8 @@ class RowScan:
         self.formats: list[str] = []
         for node in row.traverse():
             tag = node.tag
+            if tag in _SKIP_TAGS:
+                continue
             attrs = node.attributes
             if tag == "input":
                 name = attrs.get("name")
@@ -628,6 +637,10 @@ def parse_loan_row(row: LexborNode, index: int = 0, *, has_form: bool = False) -
             m = _RENEWED_COUNT.search(status_text)
             if m:
                 used = int(m.group(1))
+            else:
+                # The template prints one of "renewals remaining: N" or
+                # "Renewed: N" for every loan; a guess would be a wrong number.
+                raise PageNotUnderstood(LOANS_PAGE, f"the renewal count of '{title}'")
 
     result = None
     reserved = False
@@ -795,7 +808,7 @@ def parse_hold_row(row: LexborNode, index: int = 0, *, has_form: bool = False) -
     if container is not None:
         pickup = _after_label(text_of(container), _PICKUP_LABEL) or None
     else:
-        m = re.search(r"(?:noutopaikka|hämtas från|pick\s*up\s*location)\s*:?\s*([^|:]+?)\s*"
+        m = re.search(r"(?:noutopaikka|hämtas från|pick\s*up\s*location)\s*:\s*([^|:]+?)\s*"
                       r"(?=luotu|skapad|created|$)", text, re.I)
         if m:
             pickup = m.group(1).strip() or None
@@ -994,14 +1007,20 @@ def parse_fines(html: str | LexborHTMLParser) -> FinesPage:
     table = tree.css_first("table.fines-table") or tree.css_first("table.useraccount-table")
     headers: list[str] = []
     items: list[dict] = []
+    widths: set[int] = set()
     if table is not None:
-        headers = [text_of(th) for th in table.css("thead th, tr.headers th")]
+        head = table.css_first("tr.headers") or table.css_first("thead tr")
+        headers = [text_of(th) for th in head.css("th")] if head is not None else []
         for tr in table.css("tr"):
             if "headers" in classes(tr) or _inside(tr, "thead"):
                 continue
             cells = tr.css("td")
             if not cells:
                 continue
+            width = len(tr.css("th")) + len(cells)
+            if headers and width != len(headers) or widths and width not in widths:
+                raise PageNotUnderstood(FINES_PAGE, f"the cells of fine row {len(items) + 1}")
+            widths.add(width)
             items.append(_fine_row(tr, cells, len(items)))
     total_node = tree.css_first("#online_payment_total_due")
     total = _int_attr(total_node, "data-raw")
@@ -1056,11 +1075,17 @@ def parse_fines(html: str | LexborHTMLParser) -> FinesPage:
                      form.attributes.get("action") if form is not None else None, flash_list)
 
 
+_BALANCE_HEAD = _words(r"^maksettavaa", r"^att betala", r"^balance")
+_NO_TITLE = _words(r"not available", r"ei saatavilla", r"inte tillgänglig")
+
+
 def _fine_row(tr: LexborNode, cells: list[LexborNode], index: int) -> dict:
     title_node = tr.css_first("th[scope=row]") or tr.css_first("th")
     title = None
     if title_node is not None and title_node.css_first(".text-muted") is None:
         title = text_of(title_node) or None
+        if title and title_node.css_first("a") is None and _NO_TITLE.search(title):
+            title = None
     by_label: dict[str, LexborNode] = {}
     for td in cells:
         label = td.attributes.get("data-label")
@@ -1075,8 +1100,10 @@ def _fine_row(tr: LexborNode, cells: list[LexborNode], index: int) -> dict:
 
     box = tr.css_first('input[name="selectedIDS[]"]')
     cents = _int_attr(box, "data-amount")
-    balance_cells = [td for td in cells if "balance" in classes(td)]
-    balance = balance_cells[-1] if balance_cells else cells[-1]
+    balance = next((td for label, td in by_label.items() if _BALANCE_HEAD.search(label)), None)
+    if balance is None:
+        balance_cells = [td for td in cells if "balance" in classes(td)]
+        balance = balance_cells[-1] if balance_cells else cells[-1]
     nonpayable = tr.css_first(".online-payment-nonpayable")
     if cents is None:
         source = nonpayable if nonpayable is not None else balance
@@ -1092,7 +1119,7 @@ def _fine_row(tr: LexborNode, cells: list[LexborNode], index: int) -> dict:
         else fee_type_of(description or ""),
         "type_text": kind_text or None,
         "title": title,
-        "description": description or (kind_text or None),
+        "description": description,
         "created": created,
         "payable_online": nonpayable is None and tr.css_first(".online-payment-remark") is None,
     }
