@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 
 from libcli.model import FeeType, HoldStatus, Material
 
