@@ -288,3 +288,46 @@ def test_place_hold_points_to_the_librarys_own_channels(demo):
     assert "in person, by e-mail or by phone" in str(err.value)
     with pytest.raises(NotSupported):
         run(b.pickup_locations("b1000013"))
+
+
+def test_a_live_cookie_without_the_saved_path_needs_no_pin(demo):
+    async def go():
+        first = demo.backend()
+        await first.login()
+        again = demo.backend(client=first.client, session={})
+        await again.login()
+        return again
+
+    again = run(go())
+    assert demo.pins == 1 and again.session["patron_path"].endswith("/1000001")
+
+
+class LoseAnswerToRenewPost(httpx.AsyncBaseTransport):
+    """The library renews, then the connection drops before the answer arrives."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport):
+        self.inner = inner
+        self.posts = 0
+
+    async def handle_async_request(self, request):
+        response = await self.inner.handle_async_request(request)
+        if request.method == "POST" and request.url.path.endswith("/items"):
+            self.posts += 1
+            await response.aread()
+            raise httpx.ReadError("connection reset after the library acted", request=request)
+        return response
+
+
+@pytest.mark.parametrize("demo", [VARIANTS[0], VARIANTS[3]], ids=_id, indirect=True)
+def test_renewal_whose_answer_was_lost_is_read_back_not_reposted(demo):
+    transport = LoseAnswerToRenewPost(httpx.ASGITransport(app=demo.app))
+
+    async def go():
+        b = demo.backend(client=http.make_client(BASE, transport=transport))
+        loans = {l.title: l for l in await b.loans()}
+        return await b.renew([loans["Tuntematon sotilas"], loans["Sinuhe egyptiläinen"]])
+
+    ok, reserved = run(go())
+    assert transport.posts == 1
+    assert ok.renewed and ok.new_due_date == date(2026, 12, 14)
+    assert not reserved.renewed and "did not answer" in reserved.message

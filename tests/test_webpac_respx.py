@@ -15,7 +15,7 @@ import respx
 
 from libcli import http
 from libcli.backends.webpac import WebPACBackend
-from libcli.errors import ExitCode, LoginRefused, PageNotUnderstood, Unreachable
+from libcli.errors import ExitCode, LoginRefused, NotSupported, PageNotUnderstood, Unreachable
 from libcli.model import Card
 from libcli.policy import consortia
 
@@ -330,3 +330,65 @@ def test_fines_page(respx_mock):
     balance = run(backend().fees())
     assert balance.total.cents == 123540 and not balance.online_payment_offered
     assert [f.fee_type.value for f in balance.items] == ["overdue", "replacement"]
+
+
+@respx.mock(base_url=HOST, assert_all_called=True)
+def test_session_lost_before_a_renew_post_logs_in_and_posts_once_more(respx_mock):
+    _loans(respx_mock)
+    post = respx_mock.post(f"{PATH}/items").mock(side_effect=[
+        html(LOGIN_PAGE), html(fixture("items_classic_eng.html"))])
+    respx_mock.get("/patroninfo~S8*est").respond(200, html=LOGIN_PAGE)
+    respx_mock.post("/patroninfo~S8*est").respond(302, headers={"location": f"{PATH}/top"})
+    b = backend()
+    loans = run(b.loans())
+    results = run(b.renew([loans[3]]))
+    assert post.call_count == 2 and results[0].renewed and len(b.pins_asked) == 1
+
+
+@respx.mock(base_url=HOST, assert_all_called=True)
+def test_renew_without_tokens_reads_the_checkboxes_first(respx_mock):
+    from libcli.model import Loan
+
+    items = _loans(respx_mock)
+    post = respx_mock.post(f"{PATH}/items").mock(return_value=html(fixture("items_classic_eng.html")))
+    loan = Loan(card="mari", key="i1908544", title="Kalevipoeg", due_date=date(2026, 12, 5))
+    (result,) = run(backend().renew([loan]))
+    assert items.call_count == 1 and form(post)["renew3"] == ["i1908544"]
+    assert result.renewed and result.new_due_date == date(2026, 12, 19)
+
+
+# --- placing holds --------------------------------------------------------------------------------
+
+RECORD = "/record=b1000013~S8*est"
+REQUEST = "/search~S8*est?/.b1000013/.b1000013/1%2C1%2C1%2CB/request~b1000013"
+
+
+@respx.mock(base_url=HOST, assert_all_called=True)
+def test_no_request_link_means_the_librarys_own_channels(respx_mock):
+    respx_mock.get(RECORD).respond(200, html="<html><body><h1>Kalevipoeg</h1></body></html>")
+    with pytest.raises(NotSupported) as err:
+        run(backend().place_hold("b1000013", None))
+    assert "no request link" in str(err.value)
+    assert "in person, by e-mail or by phone" in str(err.value)
+
+
+@respx.mock(base_url=HOST, assert_all_called=True)
+def test_a_site_that_takes_the_request(respx_mock):
+    respx_mock.get(RECORD).respond(200, html=f'<html><body><a href="{REQUEST}">Telli</a></body></html>')
+    page = f"""<html><body><form method="post" action="{REQUEST}">
+    <select name="locx00"><option value="--">--</option>
+    <option value="kesk+" selected="selected">TlnRK Keskraamatukogu</option>
+    <option value="nomm+">TlnRK Nõmme</option></select>
+    <input type="submit" name="submit" value="Telli" /></form></body></html>"""
+    respx_mock.get(url__startswith=f"{HOST}/search~S8*est").respond(200, html=page)
+    post = respx_mock.post(url__startswith=f"{HOST}/search~S8*est").respond(
+        200, html="<html><body>Your request for <strong>Kalevipoeg</strong> was successful."
+                  "</body></html>")
+    b = backend()
+    pickups = run(b.pickup_locations("b1000013"))
+    assert [(p.code, p.name, p.default) for p in pickups] == [
+        ("kesk", "TlnRK Keskraamatukogu", True), ("nomm", "TlnRK Nõmme", False)]
+    placed = run(b.place_hold("b1000013", "nomm"))
+    assert placed.placed and placed.pickup_location == "nomm"
+    assert form(post) == {"locx00": ["nomm+"], "submit": ["Telli"], "needby_Month": ["Month"],
+                          "needby_Day": ["Day"], "needby_Year": ["Year"]}
