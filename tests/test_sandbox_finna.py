@@ -637,3 +637,21 @@ def test_2025_variant_moves_the_markup_but_keeps_the_anchors():
     app.state.options.finna_variant = "2024"
     doc = html(b.get("/MyResearch/CheckedOut"))
     assert doc.css_first("a.record-title") and "Uusimiskertoja" in doc.text()
+
+
+def test_payment_notify_registers_without_a_session():
+    b, lib, app = logged_in("helmet")
+    doc = html(b.get("/MyResearch/Fines"))
+    transaction = doc.css_first("input[name=transactionId]").attributes["value"]
+    terms = b.post("/MyResearch/Fines", data={"pay": "1", "transactionId": transaction})
+    r = b.post("/MyResearch/Fines", data={"pay-confirm": "1", "transactionId": transaction,
+                                          "csrf": csrf_of(terms)})
+    page = b.get(r.headers["location"])
+    fields = {i.attributes["name"]: i.attributes["value"]
+              for i in html(page).css("form#provider-form input[type=hidden]")}
+    back = urlparse(b.post("/PaymentProvider/checkout", data={**fields, "action": "pay"})
+                    .headers["location"])
+    b.get("/MyResearch/Logout")
+    assert b.get(f"/AJAX/onlinePaymentNotify?{back.query}&lng=fi").status_code == 200
+    assert lib.balance_cents("2100000001") == 0
+    assert b.get("/AJAX/onlinePaymentNotify?finna_payment_id=x&signature=y").status_code == 400

@@ -36,7 +36,10 @@ Where the reference is silent, the sandbox does what VuFind most likely does:
   302 to ``/PaymentProvider/checkout?checkout-stamp=<payment id>&...``, a
   page with Pay and Cancel buttons that answer 302 to
   ``/MyResearch/Fines?finna_payment_id=<md5>&checkout-status=ok|fail&...
-  &signature=<hmac>``, which registers (or cancels) the payment.
+  &signature=<hmac>``, which registers (or cancels) the payment. The same
+  query sent to ``/AJAX/onlinePaymentNotify`` (Paytrail's server-to-server
+  notify) registers it without a session; a later return then just reports
+  "online_payment_successful".
 * ``/v1/record`` with an unknown id answers ``resultCount: 0``.
 
 Markup variants (``Options.finna_variant``):
@@ -640,6 +643,18 @@ class FinnaFace:
         else:
             page.flash("success", "online_payment_canceled")
 
+    async def payment_notify(self, page: Page) -> Response:
+        """Paytrail's server-to-server call: registers a payment without the patron's session."""
+        q = page.request.query_params
+        payment = self.payment_by_md5(q.get("finna_payment_id", ""))
+        status = q.get("checkout-status", "")
+        expected = self.ctx.sign("return", q.get("finna_payment_id", ""), status)
+        if payment is None or not hmac.compare_digest(q.get("signature", ""), expected):
+            return PlainTextResponse("", status_code=400)
+        if payment.status == "open":
+            self.lib.finish_payment(payment.payment_id, paid=status == "ok")
+        return PlainTextResponse("")
+
     async def provider(self, page: Page) -> Response:
         source = page.form if page.form is not None else page.request.query_params
         payment_id = source.get("checkout-stamp", "")
@@ -733,6 +748,7 @@ def routes(ctx: FaceContext) -> list[Route]:
         Route("/MyResearch/Fines", h(face.fines), methods=both),
         Route("/PaymentProvider/checkout", h(face.provider), methods=both),
         Route("/AJAX/JSON", h(face.ajax_json), methods=both),
+        Route("/AJAX/onlinePaymentNotify", h(face.payment_notify), methods=both),
         Route("/Record/{id}/AjaxTab", h(face.ajax_tab), methods=["POST"]),
         Route("/Record/{id}/Hold", h(face.hold), methods=both),
         Route("/Record/{id}/{tab}", h(face.record)),
