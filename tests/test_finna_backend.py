@@ -385,10 +385,24 @@ def test_explicit_login():
     assert b._pin.calls == 1
 
 
-def test_refused_csrf_once_is_reported_as_a_refused_login():
+def test_a_refused_csrf_token_is_retried_once_with_the_fresh_form():
     d = demo("heili", refuse_csrf_once=True)
-    with pytest.raises(LoginRefused, match="Tekninen virhe"):
-        run(d.backend().loans())
+    b = d.backend()
+    assert run(b.loans())
+    assert b._pin.calls == 2 and b.requests == 4
+
+
+def test_place_hold_request_counts():
+    d = demo("helmet")
+    b = d.backend()
+    run(b.holds())
+    record = next(t.record_id for t in d.library.titles.values() if t.title == "Kalevipoeg")
+    before = b.requests
+    assert len(run(b.pickup_locations(record))) == 7
+    assert b.requests - before == 2  # holdings tab, hold form
+    before = b.requests
+    assert run(b.place_hold(record, "Oodi")).placed
+    assert b.requests - before == 4  # holdings tab, hold form, post, redirect to the record
 
 
 # --- over a real socket ----------------------------------------------------------------

@@ -279,3 +279,42 @@ def test_search_sends_the_building_filter_and_fields(respx_mock):
     assert ("limit", "100") in params and ("type", "AllFields") in params
     assert {v for k, v in params if k == "field[]"} == {"id", "title", "nonPresenterAuthors",
                                                         "year", "formats"}
+
+
+HOLDS = (FIXTURES / "holds_sv.html").read_text("utf-8")
+
+
+@respx.mock(base_url=BASE)
+def test_login_page_in_the_middle_of_a_cancel_is_not_reposted(respx_mock):
+    respx_mock.get("/Holds/List").respond(200, html=HOLDS)
+    cancel = respx_mock.post("/Holds/List").respond(200, html=LOGIN)
+    respx_mock.post("/MyResearch/Home").respond(302, headers={"Location": "/Holds/List"})
+    b = backend()
+    holds = run(b.holds())
+    [result] = run(b.cancel_holds([holds[0]]))
+    assert cancel.call_count == 1
+    assert sent_ids(cancel) == ["h-77"]
+    assert not result.cancelled and "session expired" in result.message
+
+
+def sent_ids(route) -> list[str]:
+    return [v for k, v in form(route.calls.last.request) if k == "selectedIDS[]"]
+
+
+@respx.mock(base_url=BASE)
+def test_cancel_reports_a_per_row_refusal_in_the_sites_words(respx_mock):
+    refused = HOLDS.replace(
+        '<a class="hold-edit"',
+        '<div class="alert alert-danger">1 reservation(er) kunde inte raderas. '
+        'Reservationen kan inte längre raderas</div><a class="hold-edit"')
+    respx_mock.get("/Holds/List").respond(200, html=HOLDS)
+    cancel = respx_mock.post("/Holds/List").respond(200, html=refused)
+    b = backend()
+    holds = run(b.holds())
+    results = run(b.cancel_holds(holds))
+    data = form(cancel.calls.last.request)
+    assert ("cancelSelected", "1") in data and ("confirm", "1") in data
+    assert [r.cancelled for r in results] == [False, False, False]
+    assert "kan inte längre raderas" in results[0].message
+    assert "contact the pickup library" in results[1].message
+    assert "on its way" in results[2].message

@@ -112,34 +112,44 @@ class FinnaBackend(Backend):
         await self._login_with(tree, page)
 
     async def _login_with(self, tree, page: http.Page) -> http.Page:
-        """Post the login form found on ``page``; return the page it leads to."""
-        form = pages.parse_login_form(tree)
-        target = self.consortium.login_target
-        if target and form.targets and target not in form.targets:
-            raise LoginRefused(
-                f"{self.consortium.name}: the login form does not offer the library "
-                f"'{target}' (it offers: {', '.join(form.targets)})")
-        data = form.with_target(target if form.targets else None)
-        if target and not form.targets:
-            data.append(("target", target))
-        data.append((form.username, self.card.number))
-        data.append((form.password, self._pin()))
-        action = urljoin(page.url, form.action or "/MyResearch/Home")
-        result = await self._fetch("POST", action, data=data)
-        del data
-        rtree = self._tree(result, pages.LOGIN_PAGE)
-        if pages.is_login_page(rtree):
-            reason = pages.login_refusal(rtree)
-            raise LoginRefused(
-                f"{self.consortium.name} refused the login for card {self.card.name}"
-                + (f": {reason}" if reason else ""))
-        if pages.is_catalog_login_page(rtree):
-            reason = pages.login_refusal(rtree)
-            raise LoginRefused(
-                f"{self.consortium.name} accepted the login but not the library card "
-                f"{self.card.name}" + (f": {reason}" if reason else ""))
-        self.session["logged_in"] = True
-        return result
+        """Post the login form found on ``page``; return the page it leads to.
+
+        A "technical error" refusal (a stale or refused CSRF token) is not
+        about the PIN: the refusal page carries a fresh form, which is posted
+        once more. Any other refusal is final (LoginRefused, exit 4).
+        """
+        for attempt in range(2):
+            form = pages.parse_login_form(tree)
+            target = self.consortium.login_target
+            if target and form.targets and target not in form.targets:
+                raise LoginRefused(
+                    f"{self.consortium.name}: the login form does not offer the library "
+                    f"'{target}' (it offers: {', '.join(form.targets)})")
+            data = form.with_target(target if form.targets else None)
+            if target and not form.targets:
+                data.append(("target", target))
+            data.append((form.username, self.card.number))
+            data.append((form.password, self._pin()))
+            action = urljoin(page.url, form.action or "/MyResearch/Home")
+            result = await self._fetch("POST", action, data=data)
+            del data
+            rtree = self._tree(result, pages.LOGIN_PAGE)
+            if pages.is_login_page(rtree):
+                reason = pages.login_refusal(rtree)
+                if attempt == 0 and reason and pages.TECHNICAL_LOGIN_ERROR.search(reason):
+                    tree, page = rtree, result
+                    continue
+                raise LoginRefused(
+                    f"{self.consortium.name} refused the login for card {self.card.name}"
+                    + (f": {reason}" if reason else ""))
+            if pages.is_catalog_login_page(rtree):
+                reason = pages.login_refusal(rtree)
+                raise LoginRefused(
+                    f"{self.consortium.name} accepted the login but not the library card "
+                    f"{self.card.name}" + (f": {reason}" if reason else ""))
+            self.session["logged_in"] = True
+            return result
+        raise AssertionError("unreachable")
 
     async def _account(self, url: str, what: str, is_page) -> tuple[http.Page, Any]:
         """GET an account page, logging in once if the session has expired."""

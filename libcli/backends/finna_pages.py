@@ -357,6 +357,9 @@ def parse_login_form(html: str | LexborHTMLParser) -> LoginForm:
     return LoginForm(form.attributes.get("action"), fields, targets, uname, pname)
 
 
+TECHNICAL_LOGIN_ERROR = _words(r"tekninen virhe", r"tekniskt fel", r"technical error")
+
+
 def login_refusal(tree: LexborHTMLParser) -> str | None:
     """The site's reason after a refused login, if it shows one."""
     errors = error_messages(tree)
