@@ -331,3 +331,34 @@ def test_renewal_whose_answer_was_lost_is_read_back_not_reposted(demo):
     assert transport.posts == 1
     assert ok.renewed and ok.new_due_date == date(2026, 12, 14)
     assert not reserved.renewed and "did not answer" in reserved.message
+
+
+def test_a_busy_record_is_waited_out():
+    demo = Demo(VARIANTS[0])
+    demo.options.webpac_variant += ",busy"
+    b = demo.backend()
+    b.busy_wait = 0
+    loans = run(b.loans())
+    assert len(loans) == len(demo.loans_of())
+    assert b.requests == LOGIN_REQUESTS["form"] + 2  # the "in use" page, then the items
+
+
+def test_saying_no_on_the_confirmation_renews_nothing():
+    demo = Demo(VARIANTS[1])  # two-step
+
+    async def go():
+        b = demo.backend()
+        await b.loans()
+        path = b.session["patron_path"]
+        first = await http.request(b.client, "POST", f"{path}/items",
+                                   data={"renewall": "YES"})
+        assert "confirmationprompt" in first.text
+        await http.request(b.client, "POST", f"{path}/items", data={"donothing": "NO"})
+        # the next renew is asked for again, not carried out on the old confirmation
+        again = await http.request(b.client, "POST", f"{path}/items", data={"renewall": "YES"})
+        return again
+
+    before = [(l.loan_id, l.renewals, l.due_date) for l in demo.loans_of()]
+    again = run(go())
+    assert "confirmationprompt" in again.text
+    assert [(l.loan_id, l.renewals, l.due_date) for l in demo.loans_of()] == before

@@ -392,3 +392,17 @@ def test_a_site_that_takes_the_request(respx_mock):
     assert placed.placed and placed.pickup_location == "nomm"
     assert form(post) == {"locx00": ["nomm+"], "submit": ["Telli"], "needby_Month": ["Month"],
                           "needby_Day": ["Day"], "needby_Year": ["Year"]}
+
+
+@respx.mock(base_url=HOST, assert_all_called=True)
+def test_session_lost_before_a_cancel_post_logs_in_and_posts_once_more(respx_mock):
+    holds_page = fixture("holds_classic_eng.html")
+    respx_mock.get(f"{PATH}/holds").mock(return_value=html(holds_page))
+    post = respx_mock.post(f"{PATH}/holds").mock(side_effect=[html(LOGIN_PAGE), html(holds_page)])
+    respx_mock.get("/patroninfo~S8*est").respond(200, html=LOGIN_PAGE)
+    respx_mock.post("/patroninfo~S8*est").respond(302, headers={"location": f"{PATH}/top"})
+    b = backend()
+    holds = run(b.holds())
+    (result,) = run(b.cancel_holds([holds[0]]))
+    # the site kept showing the hold, so the verification reports it kept
+    assert post.call_count == 2 and not result.cancelled and len(b.pins_asked) == 1

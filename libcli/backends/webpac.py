@@ -92,7 +92,8 @@ def renew_reason(site_text: str) -> str:
     return site_text
 
 
-_MOJIBAKE = re.compile("[\u00c2-\u00c5][\u0080-\u00bf\u2018-\u203a\u0152-\u0178\u02c6\u02dc]")
+_MOJIBAKE = re.compile("[\u00c2-\u00c5][\u0080-\u00bf\u2018-\u203a\u0152-\u0178\u02c6\u02dc]"
+                       "|\u00e2[\u0080-\u00bf\u201a\u20ac]")
 
 
 def repair_mojibake(text: str) -> str:
@@ -432,15 +433,21 @@ class WebPACBackend(Backend):
 
     async def _cancel_post(self, data: dict[str, str]) -> str | None:
         """Post the cancel (and a confirmation where asked); the caller verifies."""
-        url = self._account_url("holds")
-        try:
-            page = await self._request("POST", url, data=data)
-        except Unreachable:
-            return "the library did not answer the cancel request"
+        for attempt in range(2):
+            try:
+                page = await self._request("POST", self._account_url("holds"), data=data)
+            except Unreachable:
+                return "the library did not answer the cancel request"
+            if pages.is_login_page(page.text) and attempt == 0:
+                # The session had expired: the post was not carried out.
+                self.session.pop("patron_path", None)
+                await self.login()
+                continue
+            break
         if pages.record_in_use(page.text):
             return "the patron record is in use by the system; try again in a minute"
         if pages.is_login_page(page.text):
-            return "the session expired before the cancel request; try again"
+            return "the library asked to log in again; try again"
         confirm = pages.confirmation(page.text, ("updateholdssome", "cancelall"))
         if confirm is not None:
             action = urljoin(page.url, confirm.action) if confirm.action else page.url
@@ -469,7 +476,7 @@ class WebPACBackend(Backend):
             raise self._hold_refused("ESTER asked for a login on the request page")
         form = pages.request_form(page.text)
         if form is None:
-            placed, words = pages.request_result(page.text)
+            _, words = pages.request_result(page.text)
             raise self._hold_refused(f"ESTER refused the request: {words[:200]}"
                                      if words else "ESTER refused the request")
         return page, form

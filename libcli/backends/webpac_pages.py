@@ -187,7 +187,7 @@ def login_error(text: str) -> str | None:
     """The site's own words for a refused login, if it gives any."""
     tree = parse(text)
     for sel in ("span.message", "div.notice", "span.errormessage", "div.errormessage",
-                "#msg.errors", "div.errors", "#status"):
+                "#msg.errors", "div.errors"):
         for node in tree.css(sel):
             msg = node_text(node)
             if msg:

@@ -41,6 +41,9 @@ renew flow     ``one-step`` | ``two-step``  two-step: every renew/cancel post
                                             is answered with a confirmation
                                             page first
 format column  ``format`` | ``no-format``   a `td.patFuncFormat` material column
+busy record    (off) | ``busy``             each session's first account page
+                                            read answers "Your record is in use
+                                            by system" once
 =============  ===========================  =====================================
 
 Example: ``Options(webpac_variant="sierra53,cas,eng,iso-8859-1,two-step")``;
@@ -105,6 +108,7 @@ class Variant:
     charset: str = "utf-8"
     flow: str = "one-step"
     format_column: bool = True
+    busy: bool = False
 
     @property
     def s53(self) -> bool:
@@ -128,14 +132,17 @@ def parse_variant(text: str | None) -> Variant:
             values["flow"] = token
         elif token in ("format", "no-format"):
             values["format_column"] = token == "format"
+        elif token == "busy":
+            values["busy"] = True
     return Variant(**values)
 
 
 def webpac_variant(*, markup: str = "classic", login: str = "form", language: str = "est",
-                   charset: str = "utf-8", flow: str = "one-step", format_column: bool = True) -> str:
+                   charset: str = "utf-8", flow: str = "one-step", format_column: bool = True,
+                   busy: bool = False) -> str:
     """The ``Options.webpac_variant`` string for these switches."""
     return ",".join([markup, login, language, charset, flow,
-                     "format" if format_column else "no-format"])
+                     "format" if format_column else "no-format"] + (["busy"] if busy else []))
 
 
 # --- wording ----------------------------------------------------------------
@@ -344,6 +351,9 @@ class WebPACFace:
                    "overdues": self.overdues}.get(fn)
         if handler is None:
             return Response("Not found", status_code=404)
+        if self.variant.busy and fn != "top" and not session.get("busy_shown"):
+            session["busy_shown"] = True
+            return self.respond("busy.html", lang, session, patron=patron)
         return await handler(request, session, patron, lang)
 
     # -- login ---------------------------------------------------------------
@@ -472,6 +482,7 @@ class WebPACFace:
             command = "renewall" if all_ else "renewsome"
             wants_confirm = "requestRenewSome" in names or "requestRenewAll" in names
             if not wants_confirm and command not in names:
+                session.pop("pending_renew")  # "NO" on a confirmation, or nothing asked
                 return self.respond("items.html", lang, session, patron=patron,
                                     rows=self.item_rows(patron, lang), failed=False,
                                     action=request.url.path)
@@ -552,6 +563,8 @@ class WebPACFace:
                         prompt=TEXT[lang]["confirm_cancel_all" if all_ else "confirm_holds"])
                 session.pop("pending_holds")
                 self.apply_holds(patron, fields, all_)
+            else:
+                session.pop("pending_holds")  # "NO" on a confirmation
         return self.respond("holds.html", lang, session, patron=patron,
                             rows=self.hold_rows(patron, lang), pickups=self.pickups(),
                             action=request.url.path)
