@@ -362,3 +362,18 @@ def test_saying_no_on_the_confirmation_renews_nothing():
     again = run(go())
     assert "confirmationprompt" in again.text
     assert [(l.loan_id, l.renewals, l.due_date) for l in demo.loans_of()] == before
+
+
+def test_hold_request_after_the_saved_session_expired_logs_in_again(demo):
+    async def go():
+        first = demo.backend()
+        await first.login()
+        # A new run: the saved record path, but the library forgot the session.
+        later = demo.backend(session=dict(first.session))
+        await later.place_hold("b1000013", None)
+
+    with pytest.raises(NotSupported) as err:
+        run(go())
+    site = {"est": "Tellimine ei ole võimalik", "eng": "Request denied"}[demo.lang]
+    assert site in str(err.value) and "in person, by e-mail or by phone" in str(err.value)
+    assert demo.pins == 2

@@ -471,9 +471,15 @@ class WebPACBackend(Backend):
         link = pages.request_link(page.text)
         if not link:
             raise self._hold_refused("ESTER offers no request link for this title")
-        page = await self._request("GET", urljoin(page.url, link))
+        target = urljoin(page.url, link)
+        page = await self._request("GET", target)
         if pages.is_login_page(page.text):
-            raise self._hold_refused("ESTER asked for a login on the request page")
+            # The saved session had expired: log in again, once.
+            self.session.pop("patron_path", None)
+            await self.login()
+            page = await self._request("GET", target)
+            if pages.is_login_page(page.text):
+                raise self._hold_refused("ESTER asked for a login again on the request page")
         form = pages.request_form(page.text)
         if form is None:
             _, words = pages.request_result(page.text)
