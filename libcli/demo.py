@@ -1,5 +1,6 @@
-"""The client side of `libcli demo`: which cards the demo sets up and their
-public demo PINs. The demo library itself is `libcli.sandbox`; demo cards
+"""The client side of `libcli demo`: which cards the demo sets up, their
+public demo PINs, and the stand-in for the person who pays at the simulated
+payment provider. The demo library itself is `libcli.sandbox`; demo cards
 reach it in-process (no network) through `libcli.sandbox.demo`.
 """
 
@@ -8,18 +9,20 @@ from __future__ import annotations
 from libcli.errors import PinError
 from libcli.model import Card
 
-DEMO_VIEWS = ("heili", "tuni", "helmet", "tallinn")
 
+def demo_cards(all_patrons: bool = False) -> list[Card]:
+    """Demo cards: by default one per view (the patron whose account shows
+    every state); with `all_patrons`, also the payment-case patrons."""
+    from libcli.sandbox.demo import DEMO_CARDS
 
-def demo_cards() -> list[Card]:
-    """One card per demo view: that view's patron whose account shows every state."""
-    from libcli.sandbox.seed import DEMO_PATRONS
-
+    seen: set[str] = set()
     cards = []
-    for view in DEMO_VIEWS:
-        patron = next(p for p in DEMO_PATRONS if p.view == view)
-        cards.append(Card(name=f"demo-{view}", library=view, number=patron.card,
-                          url=f"http://{view}.localhost/", demo=True))
+    for dc in DEMO_CARDS:
+        if dc.view in seen and not all_patrons:
+            continue
+        seen.add(dc.view)
+        cards.append(Card(name=dc.name, library=dc.view, number=dc.number,
+                          url=dc.url + "/", demo=True))
     return cards
 
 
@@ -31,3 +34,20 @@ def demo_pin(number: str) -> str:
         if patron.card == number:
             return patron.pin
     raise PinError(f"card {number} is not a demo library card")
+
+
+async def complete_demo_payment(client, url: str) -> None:
+    """Press "Pay" on the demo library's simulated provider page, as the
+    patron would in a browser (the in-process demo has no browser to open)."""
+    from libcli import http
+    from libcli.backends.finna_pages import tree_of
+    from libcli.errors import PageNotUnderstood
+
+    page = await http.request(client, "GET", url)
+    form = tree_of(page.text).css_first("form#provider-form")
+    if form is None:
+        raise PageNotUnderstood("demo payment provider", "form#provider-form")
+    data = [(i.attributes.get("name"), i.attributes.get("value") or "")
+            for i in form.css("input[type=hidden]")]
+    data.append(("action", "pay"))
+    await http.request(client, "POST", form.attributes.get("action") or url, data=data)

@@ -184,11 +184,24 @@ def _describe(exc: Exception | None) -> str:
     return str(exc) if exc else "no answer"
 
 
+def _build(client, method, url, data, params) -> httpx.Request:
+    # Forms repeat and order their fields (renewSelectedIDS[] ...): a list of
+    # pairs is sent as such, which httpx's `data=` does not do for lists.
+    if isinstance(data, (list, tuple)):
+        from urllib.parse import urlencode
+
+        return client.build_request(
+            method, url, params=params, content=urlencode(list(data)).encode(),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+    return client.build_request(method, url, data=data, params=params)
+
+
 async def _send(client, method, url, *, data, params, follow) -> Page:
     history: list[str] = []
     for _ in range(MAX_REDIRECTS + 1):
         try:
-            req = client.build_request(method, url, data=data, params=params)
+            req = _build(client, method, url, data, params)
             response = await client.send(req, stream=True)
         except httpx.TransportError as exc:
             if method.upper() in ("GET", "HEAD"):

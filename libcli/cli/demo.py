@@ -10,8 +10,10 @@ from libcli.cli.options import json_option
 
 @click.command()
 @click.option("--reset", is_flag=True, help="Start the demo library over from its first state.")
+@click.option("--all", "all_", is_flag=True,
+              help="Also add the demo patrons that show the payment cases (10 cards).")
 @json_option
-def demo(reset, as_json):
+def demo(reset, all_, as_json):
     """Set up demo cards on the built-in demo library and show their loans.
 
     The demo library runs inside libcli (no network, no keyring: demo PINs
@@ -31,11 +33,11 @@ def demo(reset, as_json):
     from libcli.demo import demo_cards
 
     store = CardStore()
-    wanted = demo_cards()
+    wanted = demo_cards(all_patrons=all_)
     existing = {c.name: c for c in store.cards()}
     if reset:
         account.demo_state_file().unlink(missing_ok=True)
-        for card in wanted:
+        for card in demo_cards(all_patrons=True):
             if card.name in existing and existing[card.name].demo:
                 account.forget_session(existing[card.name])
                 account.snapshot_path(card.name).unlink(missing_ok=True)

@@ -171,7 +171,7 @@ def pay(card, yes, no_browser, no_wait, timeout, as_json):
             else:
                 click.echo(url)
             if chosen.demo:
-                from libcli.sandbox.demo import complete_demo_payment
+                from libcli.demo import complete_demo_payment
 
                 output.info("Demo library: paying at the simulated payment provider.")
                 await complete_demo_payment(backend.client, url)
