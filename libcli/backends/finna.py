@@ -79,8 +79,8 @@ class FinnaBackend(Backend):
                 raise UsageError(f"Finna speaks {', '.join(LANGUAGES)}; not '{self.language}'")
             params = list(params or []) + [("lng", self.language)]
             self._language_sent = True
-        if isinstance(data, list):
-            data = form_data(data)
+        # Lists of pairs go out in order with repeated names, as a browser
+        # posts a form (libcli.http encodes them).
         try:
             page = await http.request(self.client, method, url, data=data, params=params,
                                       follow=follow)
@@ -578,18 +578,6 @@ class FinnaBackend(Backend):
                           + (f": {'; '.join(errors)}" if errors else ""))
         check_payment_url(url)
         return PaymentStart(card=self.card.name, url=url, amount=now)
-
-
-def form_data(pairs: list[tuple[str, str]]) -> dict[str, str | list[str]]:
-    """Name/value pairs as httpx wants a form: repeated names become lists."""
-    out: dict[str, str | list[str]] = {}
-    for name, value in pairs:
-        if name in out:
-            prev = out[name]
-            out[name] = (prev if isinstance(prev, list) else [prev]) + [value]
-        else:
-            out[name] = [value] if name.endswith("[]") else value
-    return out
 
 
 def check_payment_url(url: str) -> str:
