@@ -394,11 +394,14 @@ def test_every_operation_over_a_real_socket(server):
 
     async def scenario():
         client = http.make_client(url)
+        pins = []
         b = WebPACBackend(Card("s", "tallinn", CARD), consortia()["tallinn"], client=client,
-                          pin=lambda: PIN, session={}, language=lang)
+                          pin=lambda: pins.append(1) or PIN, session={}, language=lang)
         try:
-            loans = await b.loans()
-            assert len(loans) == 10 and b.session["patron_path"].endswith("/1000001")
+            loans, holds, balance = await asyncio.gather(b.loans(), b.holds(), b.fees())
+            assert len(pins) == 1  # three concurrent reads, one login
+            assert len(loans) == 10 and len(holds) == 4 and balance.total.cents == 90
+            assert b.session["patron_path"].endswith("/1000001")
             renewable = [l for l in loans if l.renewable][:2]
             results = await b.renew(renewable)
             assert [r.renewed for r in results] == [True, True]

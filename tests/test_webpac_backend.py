@@ -377,3 +377,34 @@ def test_hold_request_after_the_saved_session_expired_logs_in_again(demo):
     site = {"est": "Tellimine ei ole võimalik", "eng": "Request denied"}[demo.lang]
     assert site in str(err.value) and "in person, by e-mail or by phone" in str(err.value)
     assert demo.pins == 2
+
+
+def test_concurrent_reads_of_one_card_share_one_login(demo):
+    async def go():
+        b = demo.backend()
+        loans, holds, fees = await asyncio.gather(b.loans(), b.holds(), b.fees())
+        first = b.requests
+        demo.app.state.ctx.sessions("III_SESSION_ID").expire_all()
+        again = await asyncio.gather(b.loans(), b.holds(), b.fees())
+        return b, (loans, holds, fees), again, first
+
+    b, before, after, first = run(go())
+    loans, holds, fees = before
+    assert len(loans) == 10 and len(holds) == 4 and fees.total.cents == 90
+    assert after[0] == loans and after[1] == holds and after[2] == fees
+    assert demo.pins == 2  # one login at the start, one after the session expired
+    login = LOGIN_REQUESTS[demo.variant["login"]]
+    assert first == login + 3
+    # at most three reads that met a login page, one login, three reads again
+    login_page = 1 if demo.variant["login"] == "form" else 2
+    assert b.requests - first <= 3 * login_page + login + 3
+
+
+def test_a_refused_login_is_not_repeated_by_concurrent_reads(demo):
+    async def go():
+        b = demo.backend(pin="0000")
+        return await asyncio.gather(b.loans(), b.holds(), b.fees(), return_exceptions=True)
+
+    results = run(go())
+    assert all(isinstance(r, LoginRefused) for r in results)
+    assert demo.pins == 1

@@ -117,6 +117,10 @@ class WebPACBackend(Backend):
     busy_retries = 3
     busy_wait = 0.25
 
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._refused: LoginRefused | None = None
+
     # -- plumbing ----------------------------------------------------------
 
     @property
@@ -141,10 +145,18 @@ class WebPACBackend(Backend):
         return f"{self.session['patron_path']}/{function}"
 
     async def _ensure_login(self) -> None:
+        """Log in when no record path is saved; concurrent reads of one card
+        (loans, holds and fees at once) share a single login."""
         if not self.session.get("patron_path"):
-            await self.login()
+            await self.relogin(self.login_generation)
 
     async def login(self) -> None:
+        if self._refused is not None:
+            # Never repeat a refused login within a run: libraries lock cards.
+            raise self._refused
+        await self._login()
+
+    async def _login(self) -> None:
         for attempt in range(self.busy_retries + 1):
             page = await self._request("GET", self.login_path())
             found = self._path_in([*page.history, page.url])
@@ -192,11 +204,12 @@ class WebPACBackend(Backend):
         if pages.is_login_page(answer.text):
             message = pages.login_error(answer.text)
             self.session.pop("patron_path", None)
-            raise LoginRefused(
+            self._refused = LoginRefused(
                 f"{self.consortium.name} refused the login for card {self.card.name}"
                 + (f": {message}" if message else ""),
                 hint="check the card number and PIN (libcli card check)",
             )
+            raise self._refused
         raise PageNotUnderstood("login", "the patron record link after logging in")
 
     @staticmethod
@@ -214,14 +227,14 @@ class WebPACBackend(Backend):
         relogged = False
         busy = 0
         while True:
+            generation = self.login_generation
             page = await self._request("GET", self._account_url(function))
             if pages.is_login_page(page.text):
                 if relogged:
                     raise PageNotUnderstood(
                         page_name, "the account page (the site asked to log in again "
                         "right after a successful login)")
-                self.session.pop("patron_path", None)
-                await self.login()
+                await self.relogin(generation)
                 relogged = True
                 continue
             if pages.record_in_use(page.text):
@@ -292,6 +305,7 @@ class WebPACBackend(Backend):
         url = self._account_url("items")
         relogged = False
         while True:
+            generation = self.login_generation
             try:
                 page = await self._request("POST", url, data=data)
             except Unreachable as exc:
@@ -299,8 +313,7 @@ class WebPACBackend(Backend):
                 return await self._renew_verify(loans, "the library did not answer the renewal")
             if pages.is_login_page(page.text) and not relogged:
                 # The session had expired: the post was not carried out.
-                self.session.pop("patron_path", None)
-                await self.login()
+                await self.relogin(generation)
                 relogged = True
                 url = self._account_url("items")
                 continue
@@ -434,14 +447,14 @@ class WebPACBackend(Backend):
     async def _cancel_post(self, data: dict[str, str]) -> str | None:
         """Post the cancel (and a confirmation where asked); the caller verifies."""
         for attempt in range(2):
+            generation = self.login_generation
             try:
                 page = await self._request("POST", self._account_url("holds"), data=data)
             except Unreachable:
                 return "the library did not answer the cancel request"
             if pages.is_login_page(page.text) and attempt == 0:
                 # The session had expired: the post was not carried out.
-                self.session.pop("patron_path", None)
-                await self.login()
+                await self.relogin(generation)
                 continue
             break
         if pages.record_in_use(page.text):
@@ -472,11 +485,11 @@ class WebPACBackend(Backend):
         if not link:
             raise self._hold_refused("ESTER offers no request link for this title")
         target = urljoin(page.url, link)
+        generation = self.login_generation
         page = await self._request("GET", target)
         if pages.is_login_page(page.text):
             # The saved session had expired: log in again, once.
-            self.session.pop("patron_path", None)
-            await self.login()
+            await self.relogin(generation)
             page = await self._request("GET", target)
             if pages.is_login_page(page.text):
                 raise self._hold_refused("ESTER asked for a login again on the request page")
