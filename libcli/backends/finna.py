@@ -147,7 +147,6 @@ class FinnaBackend(Backend):
                 raise LoginRefused(
                     f"{self.consortium.name} accepted the login but not the library card "
                     f"{self.card.name}" + (f": {reason}" if reason else ""))
-            self.session["logged_in"] = True
             return result
         raise AssertionError("unreachable")
 
@@ -206,25 +205,26 @@ class FinnaBackend(Backend):
                 used = 0
         renewable = raw.renew_token is not None
         reason = None
+        only_left_known = raw.renewals_remaining is not None and raw.renewals_limit is None
         site_limit_reached = (raw.renewals_remaining == 0 or (
             raw.renewals_limit is not None and raw.renewals_used is not None
             and raw.renewals_used >= raw.renewals_limit))
-        if renewable and site_limit_reached:
+        if site_limit_reached:
             renewable = False
-            if raw.renewals_remaining == 0 and raw.renewals_limit is None:
-                # Only "0 left" is known; the material's own limit may differ
-                # from the policy's (a quick loan has none at all).
-                reason = "no renewals left"
-            else:
-                reason = f"renewal limit reached ({used}/{limit})"
+            # With only "0 left" known, the material's own limit may differ
+            # from the policy's (a quick loan has none): say no more than that.
+            reason = ("no renewals left" if only_left_known
+                      else f"renewal limit reached ({used}/{limit})")
         if not renewable and reason is None:
             ok, predicted = predicted_renewal(policy, raw.material, used, raw.reserved)
             if raw.reserved:
                 reason = "reserved by another patron"
-            elif predicted:
-                reason = predicted
+            elif raw.site_reason:
+                # The site's own words ("Ei voi uusia"), and the rules' guess why.
+                reason = raw.site_reason + (f" ({predicted})" if predicted and not
+                                            only_left_known else "")
             else:
-                reason = raw.site_reason or "the library does not allow renewing this loan online"
+                reason = predicted or "the library does not allow renewing this loan online"
         return Loan(
             card=self.card.name, key=raw.key, title=raw.title, due_date=raw.due_date,
             author=raw.author, record_id=raw.record_id, barcode=raw.barcode,
