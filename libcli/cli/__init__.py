@@ -120,6 +120,8 @@ def _color_wanted(choice: str) -> bool:
 @click.pass_context
 def cli(ctx, color, no_color, verbose):
     ctx.obj = State(color=_color_wanted("never" if no_color else color), verbose=verbose)
+    # click.echo strips styles off a non-terminal unless the context says so.
+    ctx.color = ctx.obj.color
     if verbose:
         from libcli.redact import RedactingFilter
 
