@@ -588,28 +588,37 @@ def _author(scan: RowScan) -> str | None:
 
 
 _FORMAT_MATERIAL = (
-    (re.compile(r"newspaper", re.I), Material.NEWSPAPER),
-    (re.compile(r"journal|magazine|serial|periodical|lehti", re.I), Material.MAGAZINE),
-    (re.compile(r"video|dvd|blu|sound|audio|music|cd|game|film|record", re.I), Material.AUDIOVISUAL),
+    (("newspaper",), Material.NEWSPAPER),
+    (("journal", "magazine", "serial", "periodical", "lehti"), Material.MAGAZINE),
+    (("video", "dvd", "blu", "sound", "audio", "music", "cd", "game", "film"), Material.AUDIOVISUAL),
 )
+_QUICK_WORDS = ("pikalaina", "snabblån", "quick loan", "quickloan", "express")
+_CHILD_WORDS = ("lasten", "nuorten", "barn", "ungdom", "children", "youth", "juvenile")
+_TYPE_LABELS = ("aineistotyyppi", "materialtyp", "material type")
 
 
 def _material(scan: RowScan, text: str) -> Material:
-    """From the format badges' classes and the material-type line (loosely)."""
+    """From the format badges' classes and the material-type line (loosely).
+
+    Plain substring tests on lower-cased text: case-insensitive regexes over
+    non-ASCII text cost more than the rest of a row's parsing.
+    """
     low = text.lower()
-    if ("pika" in low or "snabb" in low or "quick" in low or "express" in low) and \
-            _QUICK_LOAN.search(text):
+    if any(w in low for w in _QUICK_WORDS):
         return Material.QUICK_LOAN
-    formats = " ".join(scan.formats)
+    formats = " ".join(scan.formats).lower()
     mat_type = ""
-    if "typ" in low or "tyyp" in low:
-        m = re.search(r"(?:aineistotyyppi|materialtyp|material\s*type)\W{0,6}([^:]{0,40})", text, re.I)
-        if m:
-            mat_type = m.group(1)
-    if _CHILDREN.search(mat_type) or _CHILDREN.search(formats):
+    for label in _TYPE_LABELS:
+        at = low.find(label)
+        if at >= 0:
+            mat_type = low[at + len(label): at + len(label) + 40].split(":", 2)[1] \
+                if low[at + len(label): at + len(label) + 40].count(":") >= 2 else \
+                low[at + len(label): at + len(label) + 40]
+            break
+    if any(w in mat_type or w in formats for w in _CHILD_WORDS):
         return Material.CHILDREN
-    for pattern, material in _FORMAT_MATERIAL:
-        if pattern.search(formats):
+    for words, material in _FORMAT_MATERIAL:
+        if any(w in formats for w in words):
             return material
     return Material.BOOK
 
@@ -624,17 +633,31 @@ def _after_label(text: str, label: re.Pattern[str]) -> str:
     return text
 
 
+_DUE_WORDS = ("eräpäivä", "due date", "due")
+_CHECKED_OUT_WORDS = ("lainattu", "lainauspäivä", "utlånad", "checked out")
+
+
 def _due_date(text: str) -> date | None:
-    m = None
-    for m in _DUE_LABEL.finditer(text):
-        pass  # the last labelled due date (after a renewal the new one)
-    if m is not None:
-        return parse_date("%s.%s.%s" % m.groups()[-3:])
-    checked_out = {m.group(0) for m in _CHECKED_OUT_LABEL.finditer(text)}
-    checked_out_dates = {parse_date(s) for s in checked_out}
-    dates = [parse_date(m.group(0)) for m in DATE_RE.finditer(text)]
-    dates = [d for d in dates if d is not None and d not in checked_out_dates]
-    return dates[-1] if dates else None
+    """The date labelled as due (the last one: after a renewal, the new one).
+
+    Without a due label, the last date that is not labelled as the checkout
+    date. Labels are matched in fi / sv / en right before the date.
+    """
+    labelled = None
+    others = []
+    for m in DATE_RE.finditer(text):
+        tail = text[max(0, m.start() - 24): m.start()].lower().rstrip(" :\u00a0-–")
+        d = parse_date(m.group(0))
+        if d is None:
+            continue
+        last_word = tail.rsplit(" ", 1)[-1]
+        if tail.endswith(_DUE_WORDS) or last_word.startswith("förfallo"):
+            labelled = d
+        elif not tail.endswith(_CHECKED_OUT_WORDS):
+            others.append(d)
+    if labelled is not None:
+        return labelled
+    return others[-1] if others else None
 
 
 def parse_loan_row(row: LexborNode, index: int = 0, *, has_form: bool = False,
