@@ -475,3 +475,33 @@ def test_every_operation_over_a_real_socket(server):
             await b.client.aclose()
 
     run(scenario())
+
+
+# --- a misbehaving library ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_a_flaky_library_gives_right_answers_or_unreachable(seed):
+    """500s and dropped connections: reads are retried; a post is sent once,
+    and whatever the backend reports matches what the library did."""
+    from libcli.errors import Unreachable
+
+    d = demo("heili", error_rate=0.25, drop_rate=0.1, seed=seed)
+    b = d.backend()
+    lib = d.library
+    card = d.main_card()
+    try:
+        loans = run(b.loans())
+    except Unreachable:
+        return
+    assert len(loans) == len(lib.loans_of(card))
+    target = next(l for l in loans if l.title == "Tuntematon sotilas")
+    source = next(l for l in lib.loans_of(card) if lib.title_of(l).title == target.title)
+    try:
+        [result] = run(b.renew([target]))
+    except Unreachable as exc:
+        assert "unknown" in str(exc) or "did not answer" in str(exc)
+        return
+    assert result.renewed == (source.renewals == 1)
+    if result.renewed:
+        assert result.new_due_date == source.due_date
