@@ -5,12 +5,32 @@ a login form with a one-time CSRF token, a session cookie (kept by the
 caller in the client's jar), pages to read and forms to post. Parsing lives
 in :mod:`libcli.backends.finna_pages`; this module is the flow.
 
-Requests (``self.requests`` counts every HTTP exchange, redirects included):
+Requests (``self.requests`` counts every HTTP exchange, redirects included),
+with a live session; a cold start adds 2 (see below):
 
-- warm (session still valid): loans/holds/fees 1 request each;
-- cold: the protected page itself answers with the login form and a fresh
-  CSRF token (1), the login post (2) redirects to the follow-up page (3), so
-  a cold read is 3 requests and never needs a separate GET of the form.
+- loans, holds, fees: 1 each (loans: +1 per further page of 50);
+- renew / renew all: 2 (the loans page for fresh tokens and CSRF, one post
+  whose answer is the re-read list with a result in each row);
+- cancel holds: 2 (the list, which also puts the IDs in the session's
+  whitelist; one post whose answer is the re-read list);
+- pickup locations: 2 (holdings tab, hold form); place a hold: 4 (holdings
+  tab, hold form, post, the redirect to the record page with the flash);
+- start a payment: 3 (fines page, ``pay`` → terms, ``pay-confirm`` → 302);
+- search: 1 (the JSON API).
+
+Cold: the protected page itself answers with the login form and a fresh
+CSRF token (1), the login post (2) redirects to the follow-up page (3), so
+a cold read is 3 requests and never needs a separate GET of the form. A
+"technical error" refusal (stale CSRF token) is retried once with the fresh
+form from the refusal page; any other refusal is LoginRefused (exit 4). The
+PIN callable is called only right before a login post.
+
+Keys: a loan's key is ``<record id>|<item id>`` (the item id is the part of
+the renew token ``<checkout id>|<item id>`` that names the physical copy; the
+checkout id may change when the ILS re-issues the loan); without a renew
+token, ``<record id>|<barcode>``, else the record id. A hold's key is its
+record id (a patron holds a title once), so it stays the same while the hold
+moves from waiting to in transit to ready.
 
 Safety of posts that change an account. ``libcli.http`` never retries a
 post. If a renew, cancel, hold or payment post lands on the login page (the
