@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -18,28 +16,7 @@ from libcli.sandbox.demo import DEMO_CARDS, demo_transport
 from libcli.sandbox.seed import DEMO_PATRONS
 
 
-class Server:
-    def __init__(self, *args: str):
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "libcli.sandbox", "--port", "0", *args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.cards = []
-        while True:
-            line = self.proc.stdout.readline()
-            if not line:
-                raise RuntimeError("server ended: " + self.proc.stderr.read())
-            m = re.fullmatch(r"card (\S+) pin (\S+) view (\S+)\n", line)
-            if m:
-                self.cards.append(m.groups())
-                continue
-            m = re.fullmatch(r"listening on (http://127\.0\.0\.1:\d+)\n", line)
-            assert m, line
-            self.url = m[1]
-            break
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
+from tests.helpers.sandbox_server import Server
 
 
 @pytest.fixture

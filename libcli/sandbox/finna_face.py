@@ -667,6 +667,11 @@ class FinnaFace:
         if action in ("pay", "cancel"):
             md5 = hashlib.md5(payment.payment_id.encode()).hexdigest()
             status = "ok" if action == "pay" else "fail"
+            if action == "pay" and payment.status == "open":
+                # Paytrail also notifies the library server to server
+                # (/AJAX/onlinePaymentNotify), so a payment registers even
+                # when the patron never comes back from the provider's page.
+                self.lib.finish_payment(payment.payment_id, paid=True)
             back = {
                 "finna_payment_id": md5,
                 "checkout-account": "375917",

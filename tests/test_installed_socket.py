@@ -1,0 +1,111 @@
+"""The installed `libcli` command, pointed with --url at the demo library
+served on a real 127.0.0.1 socket: heili, tuni and helmet over Finna,
+tallinn over WebPAC. Each command runs as its own process, as in a script."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.helpers.sandbox_server import Server
+
+pytestmark = pytest.mark.socket
+HERE = Path(__file__).resolve().parent
+
+
+def libcli_command() -> list[str]:
+    exe = shutil.which("libcli", path=str(Path(sys.executable).parent))
+    return [exe] if exe else [sys.executable, "-m", "libcli"]
+
+
+@pytest.fixture
+def env(isolated, tmp_path):
+    e = dict(os.environ)
+    e.update({
+        "PYTHONPATH": str(HERE.parent),
+        "PYTHON_KEYRING_BACKEND": "tests.helpers.filekeyring.FileKeyring",
+        "TEST_KEYRING_DIR": str(tmp_path / "keyring"),
+    })
+    return e
+
+
+def cli(env, *args, pin=None, expect=0):
+    done = subprocess.run([*libcli_command(), *args], env=env, input=pin, text=True,
+                          capture_output=True, timeout=120)
+    assert done.returncode == expect, f"{args}: {done.returncode}\n{done.stdout}\n{done.stderr}"
+    assert "Traceback" not in done.stderr
+    return done
+
+
+def cli_json(env, *args, expect=0):
+    return json.loads(cli(env, *args, "--json", expect=expect).stdout)
+
+
+@pytest.mark.parametrize("view", ["heili", "tuni", "helmet"])
+def test_finna_views_over_a_socket(env, view):
+    server = Server("--view", view)
+    try:
+        number, pin, _ = server.cards[0]
+        cli(env, "card", "add", "me", "--library", view, "--number", number, "--url", server.url,
+            "--pin-stdin", pin=f"{pin}\n")
+        loans = cli_json(env, "loans")["loans"]
+        assert loans
+        renewable = [l for l in loans if l["renewable"]]
+        out = cli_json(env, "renew", renewable[0]["id"])
+        assert out["results"][0]["renewed"] is True
+        holds = cli_json(env, "holds")["holds"]
+        waiting = next(h for h in holds if h["status"] == "waiting")
+        assert cli_json(env, "hold", "cancel", waiting["id"])["results"][0]["cancelled"] is True
+        record = cli_json(env, "search", "Python Crash Course", "--library", view)["results"][0]["record_id"]
+        locations = cli_json(env, "hold", "pickups", record)["pickup_locations"]
+        placed = cli_json(env, "hold", "place", record, "--pickup", locations[-1]["code"])
+        assert placed["placed"] is True
+        fees = cli_json(env, "fees")["fees"][0]
+        assert fees["total_cents"] > 0
+        if fees["payable_online"]:
+            started = cli_json(env, "pay", "--yes", "--no-browser", "--no-wait")
+            # The patron pays in a browser: here, press the provider's Pay button.
+            with httpx.Client() as browser:
+                page = browser.get(started["url"])
+                from selectolax.lexbor import LexborHTMLParser
+
+                form = LexborHTMLParser(page.text).css_first("form#provider-form")
+                data = {i.attributes["name"]: i.attributes.get("value") or ""
+                        for i in form.css("input[type=hidden]")} | {"action": "pay"}
+                browser.post(server.url + form.attributes["action"], data=data)
+            assert cli_json(env, "fees")["fees"][0]["total_cents"] == 0
+        else:
+            assert fees["reason"] in ("nonpayable_fee", "below_minimum", "email_required")
+        # A second run reuses the saved session: no PIN needed any more.
+        env_no_pin = dict(env, TEST_KEYRING_DIR=str(Path(env["TEST_KEYRING_DIR"]) / "empty"))
+        assert cli_json(env_no_pin, "loans")["loans"]
+    finally:
+        server.stop()
+
+
+def test_tallinn_over_webpac_on_a_socket(env):
+    server = Server("--view", "tallinn")
+    try:
+        number, pin, _ = server.cards[0]
+        cli(env, "card", "add", "tln", "--library", "tallinn", "--number", number,
+            "--url", server.url, "--pin-stdin", pin=f"{pin}\n")
+        loans = cli_json(env, "loans")["loans"]
+        assert any(l["not_renewable_reason"] for l in loans)
+        out = cli_json(env, "renew", "--all", expect=3)
+        assert len(out["results"]) == len(loans)
+        assert any(r["renewed"] for r in out["results"])
+        holds = cli_json(env, "holds")["holds"]
+        waiting = next(h for h in holds if h["status"] == "waiting")
+        assert cli_json(env, "hold", "cancel", waiting["id"])["results"][0]["cancelled"] is True
+        assert cli_json(env, "fees")["fees"][0]["reason"] == "no_online_payment"
+        transfer = cli_json(env, "pay")["bank_transfer"]
+        assert transfer["reference"] == "5226050050050224"
+    finally:
+        server.stop()
