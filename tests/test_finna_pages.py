@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 from datetime import date
 from pathlib import Path
@@ -241,20 +242,28 @@ def big_loans_page(n: int) -> str:
 def test_parse_100_loans_within_5_ms():
     html = big_loans_page(100)
     assert len(pages.parse_loans(html).loans) == 100
-    best = min(_timed(lambda: pages.parse_loans(html)) for _ in range(25))
     # The budget is 5 ms of CPU on a machine where lexbor alone turns this
     # 110 KB page into a tree in 1 ms; a slower or busier machine (CI next
-    # to other jobs) gets a proportionally larger budget.
-    html_only = min(_timed(lambda: pages.tree_of(html)) for _ in range(25))
+    # to other jobs) gets a proportionally larger budget. The two are timed
+    # in turns so that both see the same load.
+    best = html_only = 1.0
+    for _ in range(30):
+        best = min(best, _timed(lambda: pages.parse_loans(html)))
+        html_only = min(html_only, _timed(lambda: pages.tree_of(html)))
     budget = 0.005 * max(1.0, html_only / 0.001)
     assert best < budget, f"{best * 1000:.1f} ms (HTML alone {html_only * 1000:.1f} ms)"
 
 
 def _timed(fn) -> float:
-    # CPU time of this process: other jobs on a busy CI machine do not count.
-    t = time.process_time()
-    fn()
-    return time.process_time() - t
+    # CPU time of this process (other jobs on a busy CI machine do not count),
+    # with the garbage collector off as timeit does.
+    gc.disable()
+    try:
+        t = time.process_time()
+        fn()
+        return time.process_time() - t
+    finally:
+        gc.enable()
 
 
 # --- holds -----------------------------------------------------------------------
@@ -414,3 +423,68 @@ def test_search_envelope():
         pages.parse_search({"status": "ERROR", "statusMessage": "Invalid search"})
     with pytest.raises(PageNotUnderstood):
         pages.parse_search({"records": []})
+
+
+# --- strictness: a guess would be a wrong number -------------------------------------
+
+
+def test_a_loan_without_any_renewal_count_is_not_understood():
+    html = fixture("checkedout_fi.html").replace("<strong>Uusimiskertoja jäljellä: 3</strong>", "")
+    with pytest.raises(PageNotUnderstood, match="renewal count of 'Tuntematon sotilas'"):
+        pages.parse_loans(html)
+
+
+def test_due_date_without_its_label_is_the_date_that_is_not_the_checkout_date():
+    html = fixture("checkedout_fi.html").replace("<strong>Eräpäivä: 5.3.2025</strong>",
+                                                 "<strong>5.3.2025</strong>")
+    assert pages.parse_loans(html).loans[0].due_date == date(2025, 3, 5)
+
+
+@pytest.mark.parametrize("badge, material_line, expected", [
+    ("format-book", "", Material.BOOK),
+    ("format-sound", "", Material.AUDIOVISUAL),
+    ("format-video", "", Material.AUDIOVISUAL),
+    ("format-journal", "", Material.MAGAZINE),
+    ("format-book", "<strong>Aineistotyyppi:</strong> Pikalaina", Material.QUICK_LOAN),
+    ("format-book", "<strong>Materialtyp:</strong> Barnbok", Material.CHILDREN),
+    ("format-book", "<strong>Material Type:</strong> Children's book", Material.CHILDREN),
+])
+def test_material_from_badges_and_the_material_line(badge, material_line, expected):
+    html = fixture("checkedout_fi.html").replace(
+        '<span class="label label-info iconlabel format-book">Kirja</span>\n        '
+        '<a href="/Author/Home?author=Linna%2C+V%C3%A4in%C3%B6">',
+        f'<span class="label label-info iconlabel {badge}">x</span>\n        '
+        '<a href="/Author/Home?author=Linna%2C+V%C3%A4in%C3%B6">'
+    ).replace("Lainattu: 1.2.2025<br>\n      <strong>Uusimiskertoja",
+              f"Lainattu: 1.2.2025<br>{material_line}<br>\n      <strong>Uusimiskertoja")
+    assert pages.parse_loans(html).loans[0].material is expected
+
+
+@pytest.mark.parametrize("text", ["Title not available", "Nimeke ei saatavilla",
+                                  "Titel inte tillgänglig"])
+def test_fine_without_a_title_in_every_language_even_without_its_class(text):
+    html = fixture("fines_en.html").replace('<span class="text-muted">Title not available</span>',
+                                            text)
+    assert pages.parse_fines(html).items[1]["title"] is None
+
+
+def test_a_fine_row_missing_a_cell_is_not_understood():
+    html = fixture("fines_en.html").replace('<td data-label="Reg. Date">11.2.2025</td>', "", 1)
+    with pytest.raises(PageNotUnderstood, match="cells of fine row 2"):
+        pages.parse_fines(html)
+
+
+def test_email_required_reason_is_recognised():
+    assert pages.EMAIL_REQUIRED.search("Verkkomaksaminen edellyttää sähköpostiosoitetta")
+    assert pages.EMAIL_REQUIRED.search("Betalning på nätet kräver en e-postadress")
+    assert pages.EMAIL_REQUIRED.search("An email address is required for online payment")
+
+
+def test_catalog_login_page_is_recognised():
+    html = """<html><body class="template-dir-myresearch template-name-cataloglogin">
+    <form method="post"><select id="profile_cat_target" name="target"><option value="helmet">
+    </option></select><input id="profile_cat_username" name="cat_username">
+    <input id="profile_cat_password" name="cat_password" type="password">
+    <input type="submit" name="processLogin"></form></body></html>"""
+    tree = pages.tree_of(html)
+    assert pages.is_catalog_login_page(tree) and not pages.is_login_page(tree)

@@ -633,6 +633,22 @@ def _after_label(text: str, label: re.Pattern[str]) -> str:
     return text
 
 
+_BARCODE_LABELS = ("viivakoodi", "streckkod", "barcode")
+
+
+def _barcode(text: str) -> str | None:
+    """The word after a barcode label (a substring search: regexes cost more)."""
+    low = text.lower()
+    for label in _BARCODE_LABELS:
+        at = low.find(label)
+        if at >= 0:
+            rest = text[at + len(label):].lstrip(" :\u00a0")
+            m = _BARCODE_VALUE.match(rest)
+            return m.group(0) if m else None
+    return None
+
+
+_BARCODE_VALUE = re.compile(r"[A-Za-z0-9][\w-]*")
 _DUE_WORDS = ("eräpäivä", "due date", "due")
 _CHECKED_OUT_WORDS = ("lainattu", "lainauspäivä", "utlånad", "checked out")
 
@@ -646,10 +662,11 @@ def _due_date(text: str) -> date | None:
     labelled = None
     others = []
     for m in DATE_RE.finditer(text):
-        tail = text[max(0, m.start() - 24): m.start()].lower().rstrip(" :\u00a0-–")
-        d = parse_date(m.group(0))
-        if d is None:
+        try:
+            d = date(int(m.group(3)), int(m.group(2)), int(m.group(1)))
+        except ValueError:
             continue
+        tail = text[max(0, m.start() - 24): m.start()].lower().rstrip(" :\u00a0-–")
         last_word = tail.rsplit(" ", 1)[-1]
         if tail.endswith(_DUE_WORDS) or last_word.startswith("förfallo"):
             labelled = d
@@ -714,11 +731,7 @@ def parse_loan_row(row: LexborNode, index: int = 0, *, has_form: bool = False,
             result = RowResult(False, text)
     if token is None and no_checkbox is not None:
         reason = text_of(no_checkbox) or None
-    barcode = None
-    if "od" in meta_text or "od" in status_text:  # viivakoodi / streckkod / barcode
-        bm = _BARCODE.search(meta_text) or _BARCODE.search(status_text)
-        if bm:
-            barcode = bm.group(1)
+    barcode = _barcode(meta_text) or _barcode(status_text)
     return RawLoan(
         record_id=record_id, title=title, due_date=due, author=_author(scan), barcode=barcode,
         material=_material(scan, meta_text + " " + status_text), renewals_used=used,
