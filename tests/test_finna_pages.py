@@ -245,12 +245,16 @@ def test_parse_100_loans_within_5_ms():
     # The budget is 5 ms of CPU on a machine where lexbor alone turns this
     # 110 KB page into a tree in 1 ms; a slower or busier machine (CI next
     # to other jobs) gets a proportionally larger budget. The two are timed
-    # in turns so that both see the same load.
-    best = html_only = 1.0
-    for _ in range(30):
-        best = min(best, _timed(lambda: pages.parse_loans(html)))
-        html_only = min(html_only, _timed(lambda: pages.tree_of(html)))
-    budget = 0.005 * max(1.0, html_only / 0.001)
+    # in turns so that both see the same load, in up to five rounds so that a
+    # burst of other work during one round does not decide.
+    for _ in range(5):
+        best = html_only = 1.0
+        for _ in range(20):
+            best = min(best, _timed(lambda: pages.parse_loans(html)))
+            html_only = min(html_only, _timed(lambda: pages.tree_of(html)))
+        budget = 0.005 * max(1.0, html_only / 0.001)
+        if best < budget:
+            break
     assert best < budget, f"{best * 1000:.1f} ms (HTML alone {html_only * 1000:.1f} ms)"
 
 

@@ -587,39 +587,31 @@ def _author(scan: RowScan) -> str | None:
     return None
 
 
+# Matched against lower-cased text without re.I: case-insensitive regexes
+# over non-ASCII text cost more than the rest of a row's parsing.
 _FORMAT_MATERIAL = (
-    (("newspaper",), Material.NEWSPAPER),
-    (("journal", "magazine", "serial", "periodical", "lehti"), Material.MAGAZINE),
-    (("video", "dvd", "blu", "sound", "audio", "music", "cd", "game", "film"), Material.AUDIOVISUAL),
+    (re.compile(r"newspaper"), Material.NEWSPAPER),
+    (re.compile(r"journal|magazine|serial|periodical|lehti"), Material.MAGAZINE),
+    (re.compile(r"video|dvd|blu|sound|audio|music|cd|game|film"), Material.AUDIOVISUAL),
 )
-_QUICK_WORDS = ("pikalaina", "snabblån", "quick loan", "quickloan", "express")
-_CHILD_WORDS = ("lasten", "nuorten", "barn", "ungdom", "children", "youth", "juvenile")
-_TYPE_LABELS = ("aineistotyyppi", "materialtyp", "material type")
+_QUICK_RE = re.compile(r"pikalaina|snabblån|quick ?loan|express")
+_CHILD_RE = re.compile(r"lasten|nuorten|barn|ungdom|children|youth|juvenile")
+_TYPE_RE = re.compile(r"(?:aineistotyyppi|materialtyp|material type)\W{0,6}([^:]{0,40})")
 
 
 def _material(scan: RowScan, text: str) -> Material:
-    """From the format badges' classes and the material-type line (loosely).
-
-    Plain substring tests on lower-cased text: case-insensitive regexes over
-    non-ASCII text cost more than the rest of a row's parsing.
-    """
+    """From the format badges' classes and the material-type line (loosely)."""
     low = text.lower()
-    if any(w in low for w in _QUICK_WORDS):
+    if _QUICK_RE.search(low):
         return Material.QUICK_LOAN
     formats = " ".join(scan.formats).lower()
-    mat_type = ""
-    for label in _TYPE_LABELS:
-        at = low.find(label)
-        if at >= 0:
-            mat_type = low[at + len(label): at + len(label) + 40].split(":", 2)[1] \
-                if low[at + len(label): at + len(label) + 40].count(":") >= 2 else \
-                low[at + len(label): at + len(label) + 40]
-            break
-    if any(w in mat_type or w in formats for w in _CHILD_WORDS):
+    m = _TYPE_RE.search(low)
+    if (m and _CHILD_RE.search(m.group(1))) or (formats and _CHILD_RE.search(formats)):
         return Material.CHILDREN
-    for words, material in _FORMAT_MATERIAL:
-        if any(w in formats for w in words):
-            return material
+    if formats:
+        for pattern, material in _FORMAT_MATERIAL:
+            if pattern.search(formats):
+                return material
     return Material.BOOK
 
 
