@@ -492,3 +492,21 @@ def test_catalog_login_page_is_recognised():
     <input type="submit" name="processLogin"></form></body></html>"""
     tree = pages.tree_of(html)
     assert pages.is_catalog_login_page(tree) and not pages.is_login_page(tree)
+
+
+def test_an_empty_list_next_to_an_error_flash_is_an_outage_not_an_empty_account():
+    from libcli.errors import Unreachable
+
+    html = """<html><body class="template-dir-myresearch template-name-checkedout">
+    <div class="flash-message alert alert-danger" role="alert">Kirjastojärjestelmään ei saatu
+    yhteyttä</div><div class="useraccount-header"><h2>Lainat (0)</h2></div>
+    <h3>Sinulla ei ole lainoja.</h3></body></html>"""
+    with pytest.raises(Unreachable, match="ei saatu"):
+        pages.parse_loans(html)
+    holds = html.replace("template-dir-myresearch template-name-checkedout",
+                         "template-dir-holds template-name-list")
+    with pytest.raises(Unreachable):
+        pages.parse_holds(holds)
+    fines = html.replace("template-name-checkedout", "template-name-fines")
+    with pytest.raises(Unreachable):
+        pages.parse_fines(fines)

@@ -251,6 +251,19 @@ def error_messages(tree: LexborHTMLParser, *, skip_must_login: bool = True) -> l
             if f.level == "danger" and not (skip_must_login and _MUST_LOGIN.search(f.text))]
 
 
+def _refuse_empty_with_error(tree: LexborHTMLParser, what: str) -> None:
+    """An empty list next to an error flash is an outage, not an empty account.
+
+    VuFind shows e.g. ``ils_connection_failed`` when the library system
+    behind Finna does not answer; the list then reads as empty.
+    """
+    errors = error_messages(tree)
+    if errors:
+        from libcli.errors import Unreachable
+
+        raise Unreachable(f"the library could not read the {what}: {'; '.join(errors)}")
+
+
 def header_count(tree: LexborHTMLParser) -> int | None:
     """The "(N)" at the end of the account page's h2, if any."""
     nodes = tree.css(".useraccount-header h2") or tree.css("h2")
@@ -770,6 +783,7 @@ def parse_loans(html: str | LexborHTMLParser) -> LoansPage:
             from libcli.errors import NotSupported
 
             raise NotSupported(f"the library does not list loans for this card online: {notice}")
+        _refuse_empty_with_error(tree, "loans")
         if total not in (0, None) or (total is None and not says_no_items(tree)):
             raise PageNotUnderstood(LOANS_PAGE, "no loan rows, and no 'no items' notice")
     else:
@@ -929,6 +943,7 @@ def parse_holds(html: str | LexborHTMLParser) -> HoldsPage:
             from libcli.errors import NotSupported
 
             raise NotSupported(f"the library does not list holds for this card online: {notice}")
+        _refuse_empty_with_error(tree, "holds")
         if total not in (0, None) or (total is None and not says_no_items(tree)):
             raise PageNotUnderstood(HOLDS_PAGE, "no hold rows, and no 'no holds' notice")
     elif total is None:
@@ -1087,6 +1102,8 @@ def parse_fines(html: str | LexborHTMLParser) -> FinesPage:
     count = header_count(tree)
     registering = tree.css_first(".register-payment-spinner, #online-payment-status") is not None
     no_fines = not items and says_no_items(tree)
+    if not items:
+        _refuse_empty_with_error(tree, "fines")
     if total is None:
         if no_fines or (not items and count == 0):
             total = 0
