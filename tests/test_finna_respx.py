@@ -318,3 +318,19 @@ def test_cancel_reports_a_per_row_refusal_in_the_sites_words(respx_mock):
     assert "kan inte längre raderas" in results[0].message
     assert "contact the pickup library" in results[1].message
     assert "on its way" in results[2].message
+
+
+@pytest.mark.parametrize("given, sent", [("en", "en-gb"), ("en_GB", "en-gb"), ("sv", "sv"),
+                                         ("fi", "fi")])
+def test_language_codes_are_finnas(given, sent):
+    from libcli.backends.finna import finna_language
+
+    assert finna_language(given) == sent
+
+
+def test_unknown_language_is_a_usage_error():
+    from libcli.backends.finna import finna_language
+    from libcli.errors import UsageError
+
+    with pytest.raises(UsageError):
+        finna_language("de")

@@ -95,9 +95,8 @@ class FinnaBackend(Backend):
     async def _fetch(self, method: str, url: str, *, data: Any = None, params: Any = None,
                      follow: bool = True) -> http.Page:
         if method == "GET" and self.language and not self._language_sent:
-            if self.language not in LANGUAGES:
-                raise UsageError(f"Finna speaks {', '.join(LANGUAGES)}; not '{self.language}'")
-            params = list(params or []) + [("lng", self.language)]
+            # Sent once: the site keeps the choice in its `language` cookie.
+            params = list(params or []) + [("lng", finna_language(self.language))]
             self._language_sent = True
         # Lists of pairs go out in order with repeated names, as a browser
         # posts a form (libcli.http encodes them).
@@ -439,7 +438,7 @@ class FinnaBackend(Backend):
         params += [("field[]", f) for f in SEARCH_FIELDS]
         params.append(("limit", str(limit)))
         if self.language:
-            params.append(("lng", self.language))
+            params.append(("lng", finna_language(self.language)))
         page = await http.request(self.client, "GET", SEARCH_URL, params=params)
         self.requests += 1 + len(page.history)
         try:
@@ -598,6 +597,15 @@ class FinnaBackend(Backend):
                           + (f": {'; '.join(errors)}" if errors else ""))
         check_payment_url(url)
         return PaymentStart(card=self.card.name, url=url, amount=now)
+
+
+def finna_language(code: str) -> str:
+    """fi / sv / en-gb / se as Finna names them ("en" and "en_GB" mean en-gb)."""
+    lang = code.strip().lower().replace("_", "-")
+    lang = {"en": "en-gb", "en-us": "en-gb", "fi-fi": "fi", "sv-fi": "sv", "sv-se": "sv"}.get(lang, lang)
+    if lang not in LANGUAGES:
+        raise UsageError(f"Finna speaks {', '.join(LANGUAGES)}; not '{code}'")
+    return lang
 
 
 def check_payment_url(url: str) -> str:
