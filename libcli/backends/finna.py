@@ -80,7 +80,7 @@ SEARCH_URL = "api/v1/search"
 SEARCH_FIELDS = ("id", "title", "nonPresenterAuthors", "year", "formats")
 LANGUAGES = ("fi", "sv", "en-gb", "se")
 
-SESSION_EXPIRED = "not renewed: the session expired before the library took the renewal; try again"
+SESSION_EXPIRED = "the session expired before the library took the renewal; try again"
 
 
 class FinnaBackend(Backend):
@@ -283,13 +283,13 @@ class FinnaBackend(Backend):
         for i, loan in enumerate(requested):
             raw = current.get(loan.key)
             if raw is None:
-                results[i] = self._result(loan, False, message="not renewed: this loan is no "
-                                          "longer on the card (returned?)")
+                results[i] = self._result(loan, False, message="this loan is no longer on "
+                                          "the card (returned?)")
                 continue
             if raw.renew_token is None:
-                results[i] = self._result(loan, False, message="not renewed: "
-                                          + (self._to_loan(raw).not_renewable_reason or
-                                             "the library does not allow renewing it online"))
+                results[i] = self._result(loan, False, message=(
+                    self._to_loan(raw).not_renewable_reason
+                    or "the library does not allow renewing it online"))
                 continue
             to_post.setdefault(page_of[raw.key], []).append((i, raw))
 
@@ -337,17 +337,17 @@ class FinnaBackend(Backend):
             for text in other_failures:
                 if text.startswith(before.title):
                     reason = pages._after_label(text, pages._RENEW_FAIL)
-                    return self._result(loan, False, message=f"not renewed: {reason}")
-            return self._result(loan, False, message="not renewed: the loan was no longer "
-                                "listed after the renewal; check your loans")
+                    return self._result(loan, False, message=reason)
+            return self._result(loan, False, message="the loan was no longer listed "
+                                "after the renewal; check your loans")
         if after.result is not None:
             if after.result.renewed:
                 return self._result(loan, True, due=after.due_date)
-            return self._result(loan, False, message=after.result.message or "not renewed")
+            return self._result(loan, False, message=after.result.message or "the library gave no reason")
         if after.due_date > before.due_date:
             return self._result(loan, True, due=after.due_date)
         why = "; ".join(errors) if errors else "the library gave no answer for this loan"
-        return self._result(loan, False, message=f"not renewed: {why}")
+        return self._result(loan, False, message=why)
 
     # -- holds -----------------------------------------------------------------------
 
@@ -378,18 +378,18 @@ class FinnaBackend(Backend):
         for i, hold in enumerate(holds):
             raw = current.get(hold.key)
             if raw is None:
-                results[i] = self._cancel_result(hold, False, "not cancelled: the hold is no "
-                                                 "longer on the card (collected or expired?)")
+                results[i] = self._cancel_result(hold, False, "the hold is no longer on the "
+                                                 "card (collected or expired?)")
             elif raw.cancel_token is None:
                 if raw.status == "ready":
-                    msg = ("not cancelled: the hold is ready for pickup and cannot be cancelled "
+                    msg = ("the hold is ready for pickup and cannot be cancelled "
                            "online; contact the pickup library"
                            + (f" ({raw.pickup_location})" if raw.pickup_location else ""))
                 elif raw.status == "in_transit":
-                    msg = ("not cancelled: the item is already on its way to the pickup "
+                    msg = ("the item is already on its way to the pickup "
                            "library; contact the library to cancel it")
                 else:
-                    msg = "not cancelled: the library does not allow cancelling this hold online"
+                    msg = "the library does not allow cancelling this hold online"
                 results[i] = self._cancel_result(hold, False, msg)
             else:
                 posting.append((i, raw))
@@ -413,13 +413,13 @@ class FinnaBackend(Backend):
                     results[i] = self._cancel_result(holds[i], True, "cancelled")
                 elif expired:
                     results[i] = self._cancel_result(
-                        holds[i], False, "not cancelled: the session expired before the library "
+                        holds[i], False, "the session expired before the library "
                         "took the request; try again")
                 elif now.error:
-                    results[i] = self._cancel_result(holds[i], False, f"not cancelled: {now.error}")
+                    results[i] = self._cancel_result(holds[i], False, now.error)
                 else:
                     why = "; ".join(errors) if errors else "the hold is still on the list"
-                    results[i] = self._cancel_result(holds[i], False, f"not cancelled: {why}")
+                    results[i] = self._cancel_result(holds[i], False, why)
         return [r for r in results if r is not None]
 
     # -- search ----------------------------------------------------------------------
@@ -514,7 +514,7 @@ class FinnaBackend(Backend):
             holds = await self.holds()
             placed = any(h.record_id == record_id for h in holds)
             return PlaceHoldResult(record_id, placed, "placed" if placed else
-                                   "not placed: the session expired before the library took the "
+                                   "the session expired before the library took the "
                                    "request; try again", name, self.card.name)
         flash = pages.flashes(tree)
         errors = [f.text for f in flash if f.level == "danger"]
