@@ -10,18 +10,19 @@ This is the library API the CLI calls; it knows nothing of click.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Generic, TypeVar
 
 from libcli import storage
 from libcli.errors import ExitCode, LibcliError, LoginRefused
-from libcli.model import Card, Hold, Loan
-from libcli.policy import Consortium, get_consortium
+
+if TYPE_CHECKING:  # imported where used: completion reads snapshots without them
+    from libcli.model import Card, Hold, Loan
+    from libcli.policy import Consortium
 
 log = logging.getLogger("libcli.account")
 T = TypeVar("T")
@@ -79,6 +80,8 @@ def save_session(path: Path, cookies, state: dict[str, Any]) -> None:
 
 
 def forget_session(card: Card) -> None:
+    from libcli.policy import get_consortium
+
     consortium = get_consortium(card.library)
     session_path(card, base_url(card, consortium)).unlink(missing_ok=True)
 
@@ -143,6 +146,8 @@ class AccountService:
             async with self.open(cards) as run:
                 return await run.gather(op)
 
+        import asyncio
+
         return asyncio.run(main())
 
     def _pin(self, card: Card) -> Callable[[], str]:
@@ -189,6 +194,7 @@ class Run:
 
         from libcli.backends.base import backend_class
         from libcli.http import make_client
+        from libcli.policy import get_consortium
 
         for card in self.cards:
             try:
@@ -223,6 +229,7 @@ class Run:
         # Clients share the transports; closing those releases every connection.
         for transport in self._transports:
             await transport.aclose()
+        _write_stats(self)
 
     def requests(self) -> int:
         return sum(b.requests for b in self.backends.values())
@@ -241,10 +248,34 @@ class Run:
                 value = await op(backend)
             except LibcliError as exc:
                 self.errors.setdefault(card.name, exc)
+                log.debug("card %s: failed after %d requests: %s", card.name,
+                          backend.requests - before, type(exc).__name__)
                 return CardResult(card, error=exc, requests=backend.requests - before)
+            log.debug("card %s: done in %d requests", card.name, backend.requests - before)
             return CardResult(card, value=value, requests=backend.requests - before)
 
+        import asyncio
+
         return list(await asyncio.gather(*(one(c) for c in cards)))
+
+
+def _write_stats(run: Run) -> None:
+    """For benchmarks: with LIBCLI_STATS_FILE set, append one JSON line with
+    the HTTP requests each card made in this run (no card data, no PINs)."""
+    import os
+
+    target = os.environ.get("LIBCLI_STATS_FILE")
+    if not target:
+        return
+    import json
+
+    line = {"requests": {name: b.requests for name, b in run.backends.items()},
+            "total": run.requests()}
+    try:
+        with open(target, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(line) + "\n")
+    except OSError as exc:
+        log.warning("could not write the stats file: %s", exc)
 
 
 def demo_state_file() -> Path:
@@ -267,4 +298,6 @@ def with_status(loans: list[Loan], consortium: Consortium, today: date) -> list[
 
 async def whole_account(backend) -> tuple[list[Loan], list[Hold], Any]:
     """Loans, holds and fees of one card, the three pages fetched at once."""
+    import asyncio
+
     return tuple(await asyncio.gather(backend.loans(), backend.holds(), backend.fees()))

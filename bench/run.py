@@ -1,0 +1,587 @@
+"""libcli benchmarks: how close is a whole `libcli` process to the network's limit?
+
+    python bench/run.py            # full run (~10 minutes on 2 cores)
+    python bench/run.py --quick    # fewer runs and latencies (~3 minutes)
+
+Run it with the interpreter of the environment libcli is installed in (e.g.
+`.venv/bin/python bench/run.py`). It starts the demo library as real servers
+on 127.0.0.1 (bench/server.py, one process per view), adds cards in a
+temporary profile (temporary LIBCLI_CONFIG_DIR/CACHE_DIR/DATA_DIR and a
+plain-file keyring under a temporary XDG_DATA_HOME; the PINs go in through
+--pin-stdin), and times whole `libcli` processes at several added latencies.
+
+For each command: median and spread over several runs, the local part (the
+same command with no added latency), the network part (median at latency L
+minus the local part), the critical path in round trips (network part / L)
+and the ratio of the network part to (ideal round trips x L). The HTTP
+requests each run made come from LIBCLI_STATS_FILE (libcli appends one JSON
+line per run) and are cross-checked against the servers' own counters.
+
+Results: bench/RESULTS.md (the tables) and bench/out/*.json (raw numbers).
+Every server started here is stopped at the end, also on error or Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from contextlib import ExitStack
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+OUT = HERE / "out"
+VIEWS = ("heili", "tuni", "helmet", "tallinn")
+HEAVY = ("httpx", "keyring", "selectolax", "tabulate")
+
+
+def libcli_cmd() -> list[str]:
+    script = Path(sys.executable).with_name("libcli")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "libcli"]
+
+
+# --- servers --------------------------------------------------------------------
+
+
+class Server:
+    def __init__(self, view: str, *, big: int, renew: int):
+        self.view = view
+        self.proc = subprocess.Popen(
+            [sys.executable, str(HERE / "server.py"), "--view", view, "--port", "0",
+             "--big", str(big), "--renew", str(renew)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.cards: list[tuple[str, str, int | None]] = []  # number, pin, loans (extra patrons)
+        deadline = time.monotonic() + 60
+        self.url = None
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                raise RuntimeError(f"server {view} exited: {self.proc.stderr.read()[-2000:]}")
+            m = re.match(r"card (\S+) pin (\S+) view \S+(?: loans (\d+))?", line)
+            if m:
+                self.cards.append((m[1], m[2], int(m[3]) if m[3] else None))
+            m = re.match(r"listening on (\S+)", line)
+            if m:
+                self.url = m[1]
+                break
+        if self.url is None:
+            raise RuntimeError(f"server {view} did not start")
+
+    def control(self, path: str, method: str = "POST") -> dict:
+        req = urllib.request.Request(self.url + path, method=method, data=b"" if method == "POST" else None)
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.loads(r.read())
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+# --- a profile: a set of cards in its own config/cache dirs -------------------------
+
+
+class Profile:
+    def __init__(self, root: Path, name: str, keyring_home: Path):
+        self.name = name
+        self.dir = root / name
+        self.env = dict(os.environ)
+        for kind in ("config", "cache", "data"):
+            d = self.dir / kind
+            d.mkdir(parents=True, exist_ok=True)
+            self.env[f"LIBCLI_{kind.upper()}_DIR"] = str(d)
+        self.env.update({
+            "PYTHON_KEYRING_BACKEND": "keyrings.alt.file.PlaintextKeyring",
+            "XDG_DATA_HOME": str(keyring_home),
+            "NO_COLOR": "1",
+            "LIBCLI_STATS_FILE": str(self.dir / "stats.jsonl"),
+        })
+        self.env.pop("LIBCLI_RAISE_ERRORS", None)
+        self.cards: list[str] = []
+
+    def add(self, server: Server, number: str, pin: str) -> None:
+        name = f"{server.view}-{number}"
+        p = subprocess.run(libcli_cmd() + ["card", "add", name, "--library", server.view,
+                                           "--number", number, "--url", server.url, "--pin-stdin"],
+                           input=pin + "\n", env=self.env, capture_output=True, text=True)
+        if p.returncode:
+            raise RuntimeError(f"card add failed: {p.stderr}")
+        self.cards.append(name)
+
+    def forget_sessions(self) -> None:
+        for f in (self.dir / "cache" / "sessions").glob("*.json"):
+            f.unlink()
+
+    def last_stats(self) -> dict | None:
+        path = self.dir / "stats.jsonl"
+        try:
+            lines = path.read_text().splitlines()
+        except OSError:
+            return None
+        return json.loads(lines[-1]) if lines else None
+
+
+def run_process(cmd: list[str], env: dict, *, stdin: str | None = None) -> tuple[float, int, int, str]:
+    """Run one process; wall seconds, exit code, peak RSS (KiB) of that child, stderr."""
+    t0 = time.perf_counter()
+    p = subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    if stdin:
+        p.stdin.write(stdin.encode())
+        p.stdin.close()
+    err = p.stderr.read()
+    _, status, usage = os.wait4(p.pid, 0)
+    elapsed = time.perf_counter() - t0
+    p.returncode = os.waitstatus_to_exitcode(status)
+    return elapsed, p.returncode, usage.ru_maxrss, err.decode(errors="replace")
+
+
+def summary(xs: list[float]) -> dict:
+    xs = sorted(xs)
+    return {"median": statistics.median(xs), "min": xs[0], "max": xs[-1], "n": len(xs),
+            "p25": xs[len(xs) // 4], "p75": xs[(3 * len(xs)) // 4]}
+
+
+# --- the scenarios --------------------------------------------------------------------
+
+# name: (argv, profile, ideal round trips of the critical path, cold?)
+SCENARIOS = {
+    "loans warm, 1 card": (["loans"], "c1", 1, False),
+    "loans warm, 4 cards": (["loans"], "c4", 1, False),
+    "loans warm, 10 cards": (["loans"], "c10", 1, False),
+    "loans warm, 10 cards x 100 loans": (["loans"], "big10", 1, False),
+    "status warm, 1 card": (["status"], "c1", 1, False),
+    "status warm, 4 cards": (["status"], "c4", 1, False),
+    "status warm, 10 cards": (["status"], "c10", 1, False),
+    "remind warm, 4 cards": (["remind"], "c4", 1, False),
+    "remind warm, 10 cards": (["remind"], "c10", 1, False),
+    "loans cold, 1 card": (["loans"], "c1", 3, True),
+    "loans cold, 4 cards": (["loans"], "c4", 3, True),
+    "loans cold, 10 cards": (["loans"], "c10", 3, True),
+    "status cold, 4 cards": (["status"], "c4", 3, True),
+    "renew --all, 1 card x 20 loans": (["renew", "--all"], "renew1", 2, False),
+    "renew --all, 4 cards x 20 loans": (["renew", "--all"], "renew4", 2, False),
+}
+
+
+def bench_commands(servers: dict[str, Server], profiles: dict[str, Profile], latencies: list[int],
+                   runs: int, scenarios: list[str], log) -> dict:
+    results: dict = {name: {} for name in scenarios}
+    for lat in latencies:
+        for s in servers.values():
+            s.control(f"/__bench/latency?ms={lat}")
+        # Warm every profile's sessions once at this latency (not measured).
+        for prof in profiles.values():
+            run_process(libcli_cmd() + ["loans"], prof.env)
+        for name in scenarios:
+            argv, pname, ideal, cold = SCENARIOS[name]
+            prof = profiles[pname]
+            times, reqs, server_reqs, rss, codes = [], [], [], [], []
+            for _ in range(runs):
+                if cold:
+                    prof.forget_sessions()
+                if argv[0] == "renew":
+                    for s in servers.values():
+                        s.control("/__bench/reset")
+                before = {v: s.control("/__bench/stats", "GET")["requests"] for v, s in servers.items()}
+                elapsed, code, maxrss, err = run_process(libcli_cmd() + argv, prof.env)
+                after = {v: s.control("/__bench/stats", "GET")["requests"] for v, s in servers.items()}
+                if code not in (0, 3):
+                    log(f"  ! {name} at {lat} ms exited {code}: {err.strip()[-300:]}")
+                stats = prof.last_stats() or {}
+                times.append(elapsed)
+                reqs.append(stats.get("total"))
+                server_reqs.append(sum(after[v] - before[v] for v in servers))
+                rss.append(maxrss)
+                codes.append(code)
+            if cold:  # leave the profile warm for the next scenarios
+                run_process(libcli_cmd() + ["loans"], prof.env)
+            results[name][lat] = {"times": times, **summary(times), "requests": reqs,
+                                  "server_requests": server_reqs, "maxrss_kib": rss,
+                                  "exit_codes": codes, "ideal_rt": ideal}
+            log(f"  {name:38s} L={lat:3d} ms  median {summary(times)['median'] * 1000:7.1f} ms"
+                f"  requests {reqs[-1]} (server {server_reqs[-1]})")
+    return results
+
+
+def analyse(results: dict) -> dict:
+    """Split into local and network parts; estimate the critical path in round trips."""
+    out = {}
+    for name, by_lat in results.items():
+        if 0 not in by_lat:
+            continue
+        local = by_lat[0]["median"]
+        rows = {}
+        for lat, r in by_lat.items():
+            if lat == 0:
+                continue
+            network = r["median"] - local
+            ideal = r["ideal_rt"]
+            rows[lat] = {"network": network, "round_trips": network / (lat / 1000),
+                         "ratio": network / (ideal * lat / 1000)}
+        out[name] = {"local": local, "by_latency": rows}
+    return out
+
+
+# --- start-up, imports, memory, parsing ----------------------------------------------------
+
+
+def regular_install(root: Path) -> tuple[str, list[str]]:
+    """libcli as a regular (non-editable) install: a venv whose site-packages
+    holds a copy of the package and a .pth naming this environment's
+    site-packages for the dependencies. The dev venv's editable install adds
+    a finder to every start-up (site imports pathlib, re, urllib ...); a user's
+    `pip install .` does not. Returns (python, libcli command)."""
+    import site
+    import sysconfig
+
+    venv = root / "regular-venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    py = venv / "bin" / "python"
+    target = Path(subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                                 capture_output=True, text=True, check=True).stdout.strip())
+    deps = sysconfig.get_paths()["purelib"]
+    (target / "deps.pth").write_text(deps + "\n")
+    src = Path(__import__("libcli").__file__).parent
+    shutil.copytree(src, target / "libcli", ignore=shutil.ignore_patterns("__pycache__"))
+    subprocess.run([str(py), "-m", "compileall", "-q", str(target / "libcli")], check=True)
+    script = venv / "bin" / "libcli"
+    script.write_text(f"#!{py}\nimport sys\nfrom libcli.cli import main\n"
+                      "if __name__ == '__main__':\n    sys.exit(main())\n")
+    script.chmod(0o755)
+    del site
+    return str(py), [str(script)]
+
+
+def bench_startup(env: dict, runs: int, log, regular: tuple[str, list[str]]) -> dict:
+    py = sys.executable
+    rpy, rcmd = regular
+    completion_env = dict(env, _LIBCLI_COMPLETE="bash_complete", COMP_WORDS="libcli renew ",
+                          COMP_CWORD="2")
+    cases = {
+        "python -c pass": ([rpy, "-c", "pass"], env),
+        "python -S -c pass": ([rpy, "-S", "-c", "pass"], env),
+        "python -c 'import click'": ([rpy, "-c", "import click"], env),
+        "libcli --version": (rcmd + ["--version"], env),
+        "libcli --help": (rcmd + ["--help"], env),
+        "completion (renew IDs)": (rcmd, completion_env),
+        "libcli loans --offline (4 cards)": (rcmd + ["loans", "--offline"], env),
+        "dev venv: python -c pass": ([py, "-c", "pass"], env),
+        "dev venv (editable): libcli --version": (libcli_cmd() + ["--version"], env),
+        "dev venv (editable): libcli --help": (libcli_cmd() + ["--help"], env),
+    }
+    out = {}
+    for name, (cmd, e) in cases.items():
+        run_process(cmd, e)  # warm the page cache
+        times = [run_process(cmd, e)[0] for _ in range(runs)]
+        out[name] = summary(times)
+        log(f"  {name:34s} median {out[name]['median'] * 1000:6.1f} ms")
+    return out
+
+
+def import_profile(cmd_env: dict, argv: list[str], top: int = 12) -> dict:
+    """`python -X importtime` of a libcli command: top modules by cumulative time."""
+    code = ("import sys; sys.argv = ['libcli'] + %r\n"
+            "from libcli.cli import main\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n") % (argv,)
+    p = subprocess.run([sys.executable, "-X", "importtime", "-c", code], env=cmd_env,
+                       capture_output=True, text=True)
+    entries = []
+    for line in p.stderr.splitlines():
+        m = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|(\s*)(\S+)", line)
+        if m:
+            entries.append((m[4], int(m[1]), int(m[2]), len(m[3]) // 2))
+    roots = [e for e in entries if e[3] == 0]
+    total = sum(e[2] for e in roots)
+    loaded = {e[0] for e in entries}
+    heavy = [h for h in HEAVY if h in loaded]
+    top_roots = sorted(roots, key=lambda e: -e[2])[:top]
+    return {"total_us": total, "modules": len(entries), "heavy_imported": heavy,
+            "top": [{"module": m, "self_us": s, "cumulative_us": c} for m, s, c, _ in top_roots]}
+
+
+def bench_parsing(log, runs: int) -> dict:
+    """The Finna and WebPAC loan-page parsers on real demo pages with 100 loans."""
+    import asyncio
+
+    import httpx
+
+    from libcli.backends import finna_pages, webpac_pages
+    from libcli.sandbox.app import create_app
+    from libcli.sandbox.circulation import Clock
+    from libcli.sandbox.seed import BIG_CARD, BIG_PIN, build_library
+    from libcli.sandbox.store import Store
+
+    sys.path.insert(0, str(HERE))
+    from server import add_patron_with_loans  # noqa: E402
+
+    async def finna_page() -> str:
+        lib = build_library("helmet", Clock())
+        add_patron_with_loans(lib, "81000001", 100, "3000001")
+        import libcli.sandbox.finna_face as face
+        old = face.PAGE_SIZE
+        face.PAGE_SIZE = 100  # one page holding all 100 loans
+        try:
+            app = create_app("helmet", library=lib, store=Store(None))
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                         base_url="http://helmet.localhost") as c:
+                r = await c.get("/MyResearch/UserLogin")
+                form = finna_pages.parse_login_form(finna_pages.tree_of(r.text))
+                data = form.with_target(None) + [(form.username, "81000001"), (form.password, "9999")]
+                from urllib.parse import urlencode
+                await c.post("/MyResearch/UserLogin", content=urlencode(data),
+                             headers={"content-type": "application/x-www-form-urlencoded"},
+                             follow_redirects=True)
+                return (await c.get("/MyResearch/CheckedOut")).text
+        finally:
+            face.PAGE_SIZE = old
+
+    async def webpac_page() -> str:
+        lib = build_library("tallinn", Clock(), big_loans=100)
+        app = create_app("tallinn", library=lib, store=Store(None))
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                     base_url="http://tallinn.localhost") as c:
+            from libcli.backends.webpac import WebPACBackend
+            from libcli.model import Card
+            from libcli.policy import consortia
+
+            card = Card(name="big", library="tallinn", number=BIG_CARD)
+            backend = WebPACBackend(card, consortia()["tallinn"], client=c, pin=lambda: BIG_PIN)
+            await backend.login()
+            return (await c.get(backend._account_url("items"), follow_redirects=True)).text
+
+    out = {}
+    pages = {"finna": asyncio.run(finna_page()), "webpac": asyncio.run(webpac_page())}
+    parsers = {
+        "finna": lambda text: finna_pages.parse_loans(finna_pages.tree_of(text)).loans,
+        "webpac": lambda text: webpac_pages.parse_items(text).rows,
+    }
+    for kind, text in pages.items():
+        parse = parsers[kind]
+        n = len(parse(text))
+        times = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            parse(text)
+            times.append(time.perf_counter() - t0)
+        out[kind] = summary(times) | {"loans": n, "page_bytes": len(text.encode())}
+        log(f"  {kind:8s} parser: {n} loans, {len(text) // 1024} KiB: min {min(times) * 1000:.2f} ms, "
+            f"median {statistics.median(times) * 1000:.2f} ms")
+    return out
+
+
+# --- report ---------------------------------------------------------------------------------
+
+
+def ms(x: float) -> str:
+    return f"{x * 1000:.0f}"
+
+
+def machine() -> dict:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"nproc": os.cpu_count(), "cpu": cpu, "python": platform.python_version(),
+            "platform": platform.platform()}
+
+
+def write_report(data: dict, path: Path) -> None:
+    m = data["machine"]
+    L = []
+    w = L.append
+    w("# libcli benchmark results\n")
+    w(f"Generated by `python bench/run.py{' --quick' if data['quick'] else ''}` on "
+      f"{data['date']}. Machine: {m['nproc']} CPUs ({m['cpu']}), Python {m['python']}, "
+      f"{m['platform']}. Raw numbers: `bench/out/`.\n")
+    w("Whole `libcli` processes against the demo library on 127.0.0.1 (one server process "
+      "per view), the latency added by the server to every request. *Local* is the median "
+      "at 0 ms added latency (Python start-up, imports, parsing, rendering, plus the "
+      "loopback requests themselves); *network* is median(L) − local; *RT* is network / L, "
+      "the critical path in round trips; *ratio* is network / (ideal RT × L), target ≤ 1.15. "
+      f"{data['runs']} runs per cell; spread is min–max.\n")
+    if "commands" in data:
+        lats = data["latencies"]
+        w("## Commands\n")
+        head = "| command | ideal RT | requests | local ms (min–max) | " + " | ".join(
+            f"L={lat}: median ms / network / RT / ratio" for lat in lats if lat) + " |"
+        w(head)
+        w("|" + "---|" * (4 + sum(1 for lat in lats if lat)))
+        for name, by_lat in data["commands"].items():
+            a = data["analysis"].get(name)
+            if not a:
+                continue
+            r0 = by_lat[0]
+            req = r0["requests"][-1]
+            sreq = r0["server_requests"][-1]
+            cells = []
+            for lat in lats:
+                if not lat:
+                    continue
+                r = by_lat[lat]
+                b = a["by_latency"][lat]
+                cells.append(f"{ms(r['median'])} / {ms(b['network'])} / {b['round_trips']:.2f} / "
+                             f"**{b['ratio']:.2f}**")
+            w(f"| {name} | {r0['ideal_rt']} | {req} (server {sreq}) | {ms(r0['median'])} "
+              f"({ms(r0['min'])}–{ms(r0['max'])}) | " + " | ".join(cells) + " |")
+        w("")
+    if "memory" in data:
+        mem = data["memory"]
+        w("## Memory\n")
+        w(f"Peak RSS of `libcli status` over 10 cards × 100 loans (warm, L=0): median "
+          f"**{mem['median_mib']:.1f} MiB** (min {mem['min_mib']:.1f}, max {mem['max_mib']:.1f}; "
+          f"{mem['n']} runs; wait4() rusage of the child). Target ≤ 60 MB.\n")
+    if "startup" in data:
+        w("## Start-up\n")
+        w("| process | median ms | min–max ms | runs |")
+        w("|---|---|---|---|")
+        for name, s in data["startup"].items():
+            w(f"| `{name}` | {s['median'] * 1000:.1f} | {s['min'] * 1000:.1f}–{s['max'] * 1000:.1f} | {s['n']} |")
+        w("")
+    if "imports" in data:
+        w("## Import profiles (`python -X importtime`)\n")
+        for name, prof in data["imports"].items():
+            w(f"**`libcli {name}`**: {prof['modules']} modules, top-level imports "
+              f"{prof['total_us'] / 1000:.1f} ms cumulative; heavy modules imported: "
+              f"{', '.join(prof['heavy_imported']) or 'none'}.\n")
+            w("| module | cumulative ms | self ms |")
+            w("|---|---|---|")
+            for t in prof["top"]:
+                w(f"| {t['module']} | {t['cumulative_us'] / 1000:.1f} | {t['self_us'] / 1000:.1f} |")
+            w("")
+    if "parsing" in data:
+        w("## Parsing a page of 100 loans\n")
+        w("| parser | loans | page KiB | min ms | median ms | runs |")
+        w("|---|---|---|---|---|---|")
+        for kind, s in data["parsing"].items():
+            w(f"| {kind} | {s['loans']} | {s['page_bytes'] / 1024:.0f} | {s['min'] * 1000:.2f} | "
+              f"{s['median'] * 1000:.2f} | {s['n']} |")
+        w("")
+    notes = path.with_name("NOTES.md")
+    if notes.exists():
+        w(notes.read_text())
+    path.write_text("\n".join(L) + "\n")
+
+
+# --- main -------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="fewer runs and latencies (~3 minutes)")
+    ap.add_argument("--runs", type=int, help="runs per command and latency")
+    ap.add_argument("--latencies", help="comma-separated ms (default 0,50,100,200; quick 0,100)")
+    ap.add_argument("--only", help="comma-separated sections: commands,memory,startup,imports,parsing")
+    ap.add_argument("--scenarios", help="regex selecting command scenarios")
+    ap.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
+    args = ap.parse_args(argv)
+    runs = args.runs or (3 if args.quick else 7)
+    lats = [int(x) for x in (args.latencies or ("0,100" if args.quick else "0,50,100,200")).split(",")]
+    if 0 not in lats:
+        lats.insert(0, 0)
+    sections = set((args.only or "commands,memory,startup,imports,parsing").split(","))
+    scenarios = [s for s in SCENARIOS if not args.scenarios or re.search(args.scenarios, s)]
+
+    def log(msg: str) -> None:
+        print(msg, flush=True)
+
+    data: dict = {"machine": machine(), "quick": args.quick, "runs": runs, "latencies": lats,
+                  "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    started = time.monotonic()
+    OUT.mkdir(exist_ok=True)
+    with ExitStack() as stack:
+        root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="libcli-bench-")))
+        keyring_home = root / "xdg-data"
+        keyring_home.mkdir()
+        servers: dict[str, Server] = {}
+        stack.callback(lambda: [s.stop() for s in servers.values()])
+        need_servers = bool(sections & {"commands", "memory"})
+        if need_servers:
+            log("starting the demo library (4 views)")
+            big = {"heili": 3, "tuni": 3, "helmet": 2, "tallinn": 2}
+            for view in VIEWS:
+                servers[view] = Server(view, big=big[view], renew=1)
+            demo = {v: [(n, p) for n, p, loans in s.cards if loans is None] for v, s in servers.items()}
+            bigc = {v: [(n, p) for n, p, loans in s.cards if loans == 100] for v, s in servers.items()}
+            renew = {v: [(n, p) for n, p, loans in s.cards if loans == 20] for v, s in servers.items()}
+            layout = {
+                "c1": [("helmet", *demo["helmet"][0])],
+                "c4": [(v, *demo[v][0]) for v in VIEWS],
+                "c10": [(v, n, p) for v in VIEWS for n, p in demo[v]],
+                "big10": [(v, n, p) for v in VIEWS for n, p in bigc[v]],
+                "renew1": [("helmet", *renew["helmet"][0])],
+                "renew4": [(v, *renew[v][0]) for v in VIEWS],
+            }
+            profiles = {}
+            for pname, cards in layout.items():
+                prof = profiles[pname] = Profile(root, pname, keyring_home)
+                for view, number, pin in cards:
+                    prof.add(servers[view], number, pin)
+            log("cards: " + ", ".join(f"{k}={len(v.cards)}" for k, v in profiles.items()))
+        if "commands" in sections:
+            log(f"commands: {runs} runs at {lats} ms")
+            data["commands"] = bench_commands(servers, profiles, lats, runs, scenarios, log)
+            data["analysis"] = analyse(data["commands"])
+            for s in servers.values():
+                s.control("/__bench/latency?ms=0")
+        if "memory" in sections:
+            log("memory: libcli status, 10 cards x 100 loans")
+            for s in servers.values():
+                s.control("/__bench/latency?ms=0")
+            prof = profiles["big10"]
+            run_process(libcli_cmd() + ["status"], prof.env)
+            rss = [run_process(libcli_cmd() + ["status"], prof.env)[2] / 1024 for _ in range(max(3, runs))]
+            data["memory"] = {"median_mib": statistics.median(rss), "min_mib": min(rss),
+                              "max_mib": max(rss), "n": len(rss)}
+            log(f"  peak RSS median {data['memory']['median_mib']:.1f} MiB")
+        if sections & {"startup", "imports"}:
+            # A profile with 4 cards and a snapshot for completion, no servers needed.
+            env = Profile(root, "startup", keyring_home).env
+            if profiles_exist := (need_servers and "c4" in locals().get("profiles", {})):
+                env = profiles["c4"].env
+            if "startup" in sections:
+                log("start-up")
+                data["startup"] = bench_startup(env, 20 if args.quick else 40, log,
+                                                regular_install(root))
+            if "imports" in sections:
+                log("import profiles")
+                data["imports"] = {}
+                for name, argv_ in (("--version", ["--version"]), ("--help", ["--help"]),
+                                    ("loans (warm, 4 cards)", ["loans"])):
+                    data["imports"][name] = import_profile(env, argv_)
+                comp_env = dict(env, _LIBCLI_COMPLETE="bash_complete", COMP_WORDS="libcli renew ",
+                                COMP_CWORD="2")
+                data["imports"]["completion"] = import_profile(comp_env, [])
+                for name, prof in data["imports"].items():
+                    log(f"  {name:24s} {prof['total_us'] / 1000:6.1f} ms, heavy: {prof['heavy_imported']}")
+            del profiles_exist
+        if "parsing" in sections:
+            log("parsing")
+            data["parsing"] = bench_parsing(log, 50 if args.quick else 200)
+    data["elapsed_s"] = time.monotonic() - started
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+    (OUT / f"results-{stamp}.json").write_text(json.dumps(data, indent=1, default=str))
+    write_report(data, args.out)
+    log(f"done in {data['elapsed_s']:.0f} s: {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""A demo-library server for the benchmarks: one view on 127.0.0.1.
+
+Like ``python -m libcli.sandbox``, plus what the benchmark needs:
+
+* extra patrons: ``--big K --big-loans N`` adds K patrons with N loans each
+  (cards ``8<v><kkkkkk>``, PIN 9999), for paging and memory;
+* control endpoints outside the latency middleware (they cost no added
+  latency and are not counted):
+  ``POST /__bench/latency?ms=N`` sets the added latency per request,
+  ``POST /__bench/reset`` puts every loan's due date and renewal count back
+  (so ``renew --all`` can be measured again) and zeroes the counter,
+  ``GET /__bench/stats`` returns the number of requests served since the
+  last reset (a server-side cross-check of libcli's own count).
+
+Prints ``card N pin P view V`` lines, then ``listening on http://127.0.0.1:PORT``.
+Sessions never expire (the whole run keeps its warm sessions).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import socket
+
+from libcli.sandbox.app import Options, create_app
+from libcli.sandbox.circulation import Clock, Patron
+from libcli.sandbox.seed import VIEWS, _Builder, build_library, demo_patrons
+from libcli.sandbox.store import Store
+from libcli.model import Material
+
+BIG_PIN = "9999"
+
+
+def big_card(view: str, k: int) -> str:
+    return f"8{VIEWS.index(view)}{k:06d}"
+
+
+def renew_card(view: str, k: int) -> str:
+    return f"7{VIEWS.index(view)}{k:06d}"
+
+
+def add_patron_with_loans(lib, card: str, n: int, patron_id: str) -> None:
+    lib.add_patron(Patron(card, BIG_PIN, f"Bench Patron {card}", f"b{card}@example.org",
+                          "et" if lib.view == "tallinn" else "fi", patron_id=patron_id,
+                          home_location=lib.pickup_locations[0].code))
+    b = _Builder(lib, random.Random(card))
+    b.n_items = len(lib.items) + 1000 * len(lib.patrons)  # item ids unique per patron
+    books = [r for r, t in lib.titles.items() if t.material is Material.BOOK]
+    for k in range(n):
+        b.lend(card, books[k % len(books)], due_in=3 + k % 25)
+
+
+class Control:
+    def __init__(self, app, library, options):
+        self.app = app
+        self.library = library
+        self.options = options
+        self.count = 0
+        self.saved = {lid: (l.due_date, l.renewals) for lid, l in library.loans.items()}
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        path = scope["path"]
+        if not path.startswith("/__bench/"):
+            self.count += 1
+            return await self.app(scope, receive, send)
+        answer: dict = {"ok": True}
+        if path == "/__bench/latency":
+            qs = dict(p.split("=", 1) for p in scope["query_string"].decode().split("&") if "=" in p)
+            self.options.latency_ms = int(qs.get("ms", "0"))
+        elif path == "/__bench/reset":
+            for lid, (due, renewals) in self.saved.items():
+                loan = self.library.loans.get(lid)
+                if loan is not None:
+                    loan.due_date, loan.renewals = due, renewals
+            self.count = 0
+        elif path == "/__bench/stats":
+            answer = {"requests": self.count}
+        body = json.dumps(answer).encode()
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"application/json"),
+                                (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+
+def main(argv: list[str] | None = None) -> None:
+    import uvicorn
+
+    ap = argparse.ArgumentParser(prog="bench/server.py")
+    ap.add_argument("--view", choices=VIEWS, required=True)
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--latency-ms", type=int, default=0)
+    ap.add_argument("--big", type=int, default=0, help="extra patrons with --big-loans loans each")
+    ap.add_argument("--big-loans", type=int, default=100)
+    ap.add_argument("--renew", type=int, default=0, help="extra patrons with --renew-loans loans each")
+    ap.add_argument("--renew-loans", type=int, default=20)
+    args = ap.parse_args(argv)
+
+    lib = build_library(args.view, Clock())
+    extra = []
+    for k in range(1, args.big + 1):
+        card = big_card(args.view, k)
+        add_patron_with_loans(lib, card, args.big_loans, patron_id=f"{3000000 + k:07d}")
+        extra.append((card, args.big_loans))
+    for k in range(1, args.renew + 1):
+        card = renew_card(args.view, k)
+        add_patron_with_loans(lib, card, args.renew_loans, patron_id=f"{4000000 + k:07d}")
+        extra.append((card, args.renew_loans))
+    lib.revision = 0
+    options = Options(latency_ms=args.latency_ms, session_ttl=None)
+    app = create_app(args.view, library=lib, options=options, store=Store(None))
+    control = Control(app, lib, options)
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", args.port))
+    sock.listen(256)
+    port = sock.getsockname()[1]
+    for p in demo_patrons(args.view):
+        print(f"card {p.card} pin {p.pin} view {p.view}")
+    for card, n in extra:
+        print(f"card {card} pin {BIG_PIN} view {args.view} loans {n}")
+    print(f"listening on http://127.0.0.1:{port}", flush=True)
+    config = uvicorn.Config(control, log_level="warning", access_log=False, lifespan="off")
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()
