@@ -17,7 +17,6 @@ import json
 import os
 import stat
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -72,6 +71,8 @@ def check_permissions(path: Path) -> None:
 
 def atomic_write(path: Path, text: str) -> None:
     ensure_dir(path.parent)
+    import tempfile
+
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:

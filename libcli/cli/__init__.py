@@ -8,7 +8,6 @@ tabulate are imported inside the commands that use them, so `--help`,
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 
@@ -58,11 +57,39 @@ COMMANDS = {
 }
 
 
+# The first paragraph of each command's help, so that `libcli --help` lists
+# the commands without importing their modules (a test keeps them in sync).
+SUMMARIES = {
+    "card": "Add, list, rename and remove library cards.",
+    "libraries": "List the known libraries and their main rules.",
+    "doctor": "Show the keyring in use, libcli's paths and each card's PIN source.",
+    "loans": "List the loans of every card, by due date.",
+    "renew": "Renew loans by ID (unique prefixes work), all of them, or those due soon.",
+    "holds": "List holds: waiting (queue position), in transit, or ready with the last pickup day.",
+    "hold": "Place and cancel holds (reservations).",
+    "search": "Search a library's catalogue for titles to place holds on.",
+    "fees": "Show each card's fees, the total, and whether it can be paid online now.",
+    "pay": "Pay a card's whole fee balance online, where the library allows it.",
+    "status": "One line per card: loans, due soon, overdue, holds ready, balance.",
+    "remind": "Print what needs attention; print nothing when nothing does (for cron).",
+    "calendar": "Write an iCalendar file of due dates and pickup deadlines.",
+    "demo": "Set up demo cards on the built-in demo library and show their loans.",
+}
+
+
 class LazyGroup(click.Group):
-    """Loads a command's module only when that command is used or listed."""
+    """Loads a command's module only when that command is used."""
 
     def list_commands(self, ctx):
         return list(COMMANDS)
+
+    def format_commands(self, ctx, formatter):
+        # As click's, but from SUMMARIES: `--help` imports no command module.
+        limit = formatter.width - 6 - max(len(name) for name in COMMANDS)
+        rows = [(name, click.Command(name, help=SUMMARIES[name]).get_short_help_str(limit))
+                for name in COMMANDS]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def get_command(self, ctx, name):
         if name not in COMMANDS:
@@ -123,11 +150,13 @@ def cli(ctx, color, no_color, verbose):
     # click.echo strips styles off a non-terminal unless the context says so.
     ctx.color = ctx.obj.color
     if verbose:
+        import logging
+
         from libcli.redact import RedactingFilter
 
         handler = logging.StreamHandler(sys.stderr)
         handler.addFilter(RedactingFilter())
-        handler.setFormatter(logging.Formatter("libcli: %(name)s: %(message)s"))
+        handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
         root = logging.getLogger()
         root.addHandler(handler)
         root.setLevel(logging.DEBUG)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import date
 from typing import Any, Awaitable, Callable
 
@@ -37,6 +36,8 @@ def one_card(name: str | None):
 
 
 def run(coro_fn: Callable[[], Awaitable[Any]]) -> Any:
+    import asyncio  # not at the top: command modules load for completion too
+
     return asyncio.run(coro_fn())
 
 

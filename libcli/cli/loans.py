@@ -4,16 +4,21 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date
+from typing import TYPE_CHECKING
 
 import click
 
 from libcli.cli import common, output
 from libcli.cli.options import card_option, complete_ids, json_option
 from libcli.errors import UsageError
-from libcli.model import DueStatus, Loan, Material, Money
+
+if TYPE_CHECKING:  # libcli.model is imported where used: completion loads this module
+    from libcli.model import Loan
 
 
 def loan_rows(loans: list[Loan], today: date) -> list[list[str]]:
+    from libcli.model import DueStatus
+
     rows = []
     for loan in loans:
         colour = output.STATUS_COLOURS.get(loan.status)
@@ -37,6 +42,8 @@ LOAN_HEADERS = ["ID", "Card", "Title", "Author", "Due", "Status", "Renewed", "No
 
 
 def filter_loans(loans: list[Loan], today: date, due_within: int | None, overdue: bool):
+    from libcli.model import DueStatus
+
     if overdue:
         loans = [l for l in loans if l.status is DueStatus.OVERDUE]
     if due_within is not None:
@@ -58,6 +65,7 @@ async def fetch_loans(run, today: date):
 
 def loans_from_snapshot(cards, today: date) -> tuple[list[Loan], list[str]]:
     from libcli.account import load_snapshot, with_status
+    from libcli.model import Loan, Material
     from libcli.policy import get_consortium
 
     loans, missing = [], []

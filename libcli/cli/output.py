@@ -18,15 +18,16 @@ from typing import Any, Iterable
 import click
 
 from libcli.errors import LibcliError
-from libcli.model import DueStatus, HoldStatus
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]|\x1b\[[0-?]*[ -/]*[@-~]")
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
+# Keyed by the statuses' values (DueStatus and HoldStatus are StrEnums, so
+# their members find these keys); libcli.model is not needed to load this.
 STATUS_COLOURS = {
-    DueStatus.OVERDUE: "red",
-    DueStatus.DUE_SOON: "yellow",
-    HoldStatus.READY: "green",
+    "overdue": "red",
+    "due_soon": "yellow",
+    "ready": "green",
 }
 
 
