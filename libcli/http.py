@@ -198,11 +198,18 @@ def _build(client, method, url, data, params) -> httpx.Request:
 
 
 async def _send(client, method, url, *, data, params, follow) -> Page:
+    import time
+
     history: list[str] = []
     for _ in range(MAX_REDIRECTS + 1):
+        started = time.perf_counter()
         try:
             req = _build(client, method, url, data, params)
             response = await client.send(req, stream=True)
+            # The path only: queries and form bodies may carry card numbers.
+            log.debug("%s %s%s -> %d (%.0f ms)", method, urlsplit(url).hostname,
+                      urlsplit(url).path, response.status_code,
+                      (time.perf_counter() - started) * 1000)
         except httpx.TransportError as exc:
             if method.upper() in ("GET", "HEAD"):
                 raise _Retryable(exc) from exc
