@@ -8,8 +8,10 @@ import asyncio
 import itertools
 import os
 import re
+import select
 import subprocess
 import sys
+import time
 from datetime import date
 
 import httpx
@@ -418,7 +420,11 @@ def server(request):
         env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
         url = None
-        for _ in range(50):
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([proc.stdout], [], [], deadline - time.monotonic())
+            if not ready:
+                break
             line = proc.stdout.readline()
             if not line:
                 break
