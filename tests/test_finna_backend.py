@@ -7,10 +7,11 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import queue
 import re
-import select
 import subprocess
 import sys
+import threading
 import time
 from datetime import date
 
@@ -411,21 +412,26 @@ def test_place_hold_request_counts():
 
 
 @pytest.fixture
-def server(request):
+def server(request, tmp_path):
     view, variant, lang = request.param
+    errors = open(tmp_path / "server.err", "w+")  # a file: a full pipe would stall the server
+    request.addfinalizer(errors.close)
     proc = subprocess.Popen(
         [sys.executable, "-m", "libcli.sandbox", "--port", "0", "--view", view,
          "--finna-variant", variant, "--language", lang],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE, stderr=errors, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
         url = None
+        lines: queue.Queue = queue.Queue()
+        threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout] + [lines.put("")],
+                         daemon=True).start()
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            ready, _, _ = select.select([proc.stdout], [], [], deadline - time.monotonic())
-            if not ready:
+            try:
+                line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
+            except queue.Empty:
                 break
-            line = proc.stdout.readline()
             if not line:
                 break
             m = re.match(r"listening on (http://127\.0\.0\.1:\d+)", line)
@@ -434,7 +440,8 @@ def server(request):
                 break
         if url is None:
             proc.kill()
-            pytest.fail("the demo library did not start: " + proc.stderr.read())
+            errors.seek(0)
+            pytest.fail("the demo library did not start: " + errors.read())
         yield view, url
     finally:
         proc.terminate()
