@@ -518,3 +518,26 @@ def test_a_flaky_library_gives_right_answers_or_unreachable(seed):
     assert result.renewed == (source.renewals == 1)
     if result.renewed:
         assert result.new_due_date == source.due_date
+
+
+def test_ids_do_not_depend_on_the_language_or_the_markup_variant():
+    seen = set()
+    for lang, variant in itertools.product(LANGS, VARIANTS):
+        d = demo("helmet", language=lang, variant=variant)
+        b = d.backend()
+        seen.add((tuple(l.id for l in run(b.loans())), tuple(h.id for h in run(b.holds()))))
+    assert len(seen) == 1
+
+
+def test_the_pin_never_reaches_the_log(caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    d = demo("tuni")
+    b = d.backend(pin="7319-never-logged")
+    d.library.patrons[d.main_card()].pin = "7319-never-logged"
+    run(b.loans())
+    d.expire_sessions()
+    run(b.fees())
+    assert b._pin.calls == 2
+    assert "7319-never-logged" not in caplog.text

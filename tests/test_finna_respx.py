@@ -129,20 +129,37 @@ def test_a_500_on_get_is_retried(respx_mock):
 
 
 @respx.mock(base_url=BASE)
-def test_a_renew_post_is_never_retried(respx_mock):
-    respx_mock.get("/MyResearch/CheckedOut").respond(200, html=LOANS)
+def test_a_renew_post_is_never_retried_and_the_account_is_read_again(respx_mock):
+    reads = respx_mock.get("/MyResearch/CheckedOut").respond(200, html=LOANS)
     post = respx_mock.post("/MyResearch/CheckedOut").respond(500)
     b = backend()
     loans = run(b.loans())
-    with pytest.raises(Unreachable, match="outcome is unknown"):
-        run(b.renew([loans[0]]))
-    assert post.call_count == 1
+    [result] = run(b.renew([loans[0]]))
+    assert post.call_count == 1 and reads.call_count == 3  # list, fresh list, re-read
+    assert not result.renewed and "try again" in result.message
 
 
 @respx.mock(base_url=BASE)
 def test_a_dropped_connection_on_a_post_is_not_retried(respx_mock):
-    respx_mock.get("/MyResearch/CheckedOut").respond(200, html=LOANS)
-    post = respx_mock.post("/MyResearch/CheckedOut").mock(side_effect=httpx.ConnectError("boom"))
+    renewed = LOANS.replace("<strong>Eräpäivä: 5.3.2025</strong>",
+                            "<strong>Eräpäivä: 2.4.2025</strong>")
+    respx_mock.get("/MyResearch/CheckedOut").mock(side_effect=[
+        httpx.Response(200, html=LOANS), httpx.Response(200, html=LOANS),
+        httpx.Response(200, html=renewed)])
+    post = respx_mock.post("/MyResearch/CheckedOut").mock(side_effect=httpx.ReadError("boom"))
+    b = backend()
+    loans = run(b.loans())
+    [result] = run(b.renew([loans[0]]))
+    assert post.call_count == 1
+    # The library took it before the connection broke: the re-read shows it.
+    assert result.renewed and result.new_due_date == date(2025, 4, 2)
+
+
+@respx.mock(base_url=BASE)
+def test_when_the_re_read_fails_too_the_outcome_is_unreachable(respx_mock):
+    respx_mock.get("/MyResearch/CheckedOut").mock(
+        side_effect=[httpx.Response(200, html=LOANS)] * 2 + [httpx.Response(503)] * 8)
+    post = respx_mock.post("/MyResearch/CheckedOut").respond(500)
     b = backend()
     loans = run(b.loans())
     with pytest.raises(Unreachable):
@@ -334,3 +351,15 @@ def test_unknown_language_is_a_usage_error():
 
     with pytest.raises(UsageError):
         finna_language("de")
+
+
+@respx.mock(base_url=BASE)
+def test_a_failing_redirect_after_a_post_does_not_send_the_post_again(respx_mock):
+    """Login post → 302 → the follow-up GET answers 500: the POST is not repeated."""
+    respx_mock.get("/MyResearch/CheckedOut").mock(side_effect=[
+        httpx.Response(200, html=LOGIN)] + [httpx.Response(500)] * 8)
+    login = respx_mock.post("/MyResearch/Home").respond(
+        302, headers={"Location": "/MyResearch/CheckedOut"})
+    with pytest.raises(Unreachable, match="outcome is unknown"):
+        run(backend().loans())
+    assert login.call_count == 1

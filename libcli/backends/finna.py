@@ -50,6 +50,7 @@ never send the post again on our own:
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from datetime import date
@@ -62,7 +63,7 @@ from libcli import http
 from libcli.backends import finna_pages as pages
 from libcli.backends.base import Backend
 from libcli.errors import (
-    LibcliError, LoginRefused, PageNotUnderstood, Refused, UnsafeAddress, UsageError,
+    LibcliError, LoginRefused, PageNotUnderstood, Refused, Unreachable, UnsafeAddress, UsageError,
 )
 from libcli.model import (
     Balance, CancelResult, Fee, Hold, HoldStatus, Loan, Money, PaymentStart,
@@ -80,6 +81,8 @@ SEARCH_URL = "api/v1/search"
 SEARCH_FIELDS = ("id", "title", "nonPresenterAuthors", "year", "formats")
 LANGUAGES = ("fi", "sv", "en-gb", "se")
 
+ANSWER_LOST = ("the library's answer was lost and the account shows no change; "
+               "try again")
 SESSION_EXPIRED = "the session expired before the library took the renewal; try again"
 
 
@@ -169,44 +172,127 @@ class FinnaBackend(Backend):
             return result
         raise AssertionError("unreachable")
 
-    async def _account(self, url: str, what: str, is_page) -> tuple[http.Page, Any]:
-        """GET an account page, logging in once if the session has expired."""
-        page = await self._fetch("GET", url)
+    async def _account(self, url: str, what: str, is_page, *, fetched: http.Page | None = None,
+                       generation: int | None = None) -> tuple[http.Page, Any]:
+        """GET an account page, logging in once if the session has expired.
+
+        Concurrent reads of one card (``status`` reads loans, holds and fees
+        at once) share one login. With no session cookie at all, the first
+        read goes alone and logs in with the form its page carries while the
+        others wait for its session (three logins at once would each get a
+        new session and spoil each other's CSRF tokens). A read that meets the
+        login page after another read has logged in reads again instead.
+        ``fetched`` is the page already fetched by the caller, ``generation``
+        the ``login_generation`` read before that request was sent.
+        """
+        if fetched is None and (not len(self.client.cookies) or self._login_lock.locked()):
+            async with self._login_lock:
+                if not len(self.client.cookies):
+                    return await self._account_read(url, what, is_page, None, None, locked=True)
+        return await self._account_read(url, what, is_page, fetched, generation, locked=False)
+
+    async def _account_read(self, url: str, what: str, is_page, fetched: http.Page | None,
+                            generation: int | None, *, locked: bool) -> tuple[http.Page, Any]:
+        if generation is None or fetched is None:
+            generation = self._login_generation
+        page = fetched if fetched is not None else await self._fetch("GET", url)
         tree = self._tree(page, what)
-        if pages.is_login_page(tree):
-            page = await self._login_with(tree, page)
+        if fetched is not None and pages.is_login_page(tree):
+            # Sent alongside other requests that may have replaced the session
+            # cookie (and the page to return to after the login): ask again,
+            # so that the form and its follow-up belong to the session in the jar.
+            page = await self._fetch("GET", url)
             tree = self._tree(page, what)
-            if not is_page(tree):
+        if pages.is_login_page(tree):
+            fresh: tuple[http.Page, Any] | None = None
+            if locked:
+                fresh = await self._login_for(url, what, is_page, tree, page)
+            else:
+                async with self._login_lock:
+                    if generation == self._login_generation:
+                        fresh = await self._login_for(url, what, is_page, tree, page)
+            if fresh is None:  # another read of this card logged in meanwhile
                 page = await self._fetch("GET", url)
                 tree = self._tree(page, what)
                 if pages.is_login_page(tree):
                     raise LoginRefused(
                         f"{self.consortium.name} logged card {self.card.name} in but keeps "
                         "showing the login page")
+            else:
+                page, tree = fresh
         if pages.is_catalog_login_page(tree):
             raise LoginRefused(f"{self.consortium.name} does not accept library card "
                                f"{self.card.name} (it asks for the card again)")
         return page, tree
 
+    async def _login_for(self, url: str, what: str, is_page, tree, page: http.Page
+                         ) -> tuple[http.Page, Any]:
+        """Log in with the form on ``page`` (the login lock held); the account page after."""
+        page = await self._login_with(tree, page)
+        self._login_generation += 1
+        tree = self._tree(page, what)
+        if not is_page(tree):
+            page = await self._fetch("GET", url)
+            tree = self._tree(page, what)
+            if pages.is_login_page(tree):
+                raise LoginRefused(
+                    f"{self.consortium.name} logged card {self.card.name} in but keeps "
+                    "showing the login page")
+        return page, tree
+
     # -- loans ------------------------------------------------------------------
 
     async def _loan_pages(self) -> tuple[list[tuple[str, pages.LoansPage]], list[pages.RawLoan]]:
-        page, tree = await self._account(LOANS_URL, pages.LOANS_PAGE, pages.is_loans_page)
+        # Every page at once: with a session, the pages the last run saw
+        # (session["loan_pages"]) go out together with the first, so a warm
+        # read of a paged account is one round trip; pages the first one
+        # reveals beyond those follow in one more, all together.
+        known = self.session.get("loan_pages")
+        spare: dict[int, http.Page | None] = {}
+        if (isinstance(known, int) and 1 < known <= 50 and len(self.client.cookies)
+                and not self._login_lock.locked()
+                and not (self.language and not self._language_sent)):
+            generation = self._login_generation
+            first_page, *extra = await asyncio.gather(
+                self._fetch("GET", LOANS_URL),
+                *(self._spare_loans_page(n) for n in range(2, known + 1)))
+            spare = dict(enumerate(extra, start=2))
+            page, tree = await self._account(LOANS_URL, pages.LOANS_PAGE, pages.is_loans_page,
+                                             fetched=first_page, generation=generation)
+        else:
+            page, tree = await self._account(LOANS_URL, pages.LOANS_PAGE, pages.is_loans_page)
         first = pages.parse_loans(tree)
         out = [(page.url, first)]
         raws = list(first.loans)
+        last = 1
         if first.total and first.total > len(raws):
             last = max(first.last_page, -(-first.total // max(len(first.loans), 1)))
-            for n in range(2, last + 1):
+
+            async def get(n: int):
+                p = spare.get(n)
+                if p is not None and p.status < 400 and p.text.strip():
+                    t = pages.tree_of(p.text)
+                    if pages.is_loans_page(t) and not pages.is_login_page(t):
+                        return p, t  # fetched with the first page and still good
                 p = await self._fetch("GET", LOANS_URL, params=[("page", str(n))])
-                lp = pages.parse_loans(self._tree(p, pages.LOANS_PAGE))
+                return p, self._tree(p, pages.LOANS_PAGE)
+
+            for p, t in await asyncio.gather(*(get(n) for n in range(2, last + 1))):
+                lp = pages.parse_loans(t)
                 out.append((p.url, lp))
                 raws.extend(lp.loans)
             if len(raws) != first.total:
                 raise PageNotUnderstood(pages.LOANS_PAGE, f"the header says {first.total} items "
                                         f"but {len(raws)} rows were read over {last} pages")
             pages._set_ordinals(raws)
+        self.session["loan_pages"] = last
         return out, raws
+
+    async def _spare_loans_page(self, n: int) -> http.Page | None:
+        try:
+            return await self._fetch("GET", LOANS_URL, params=[("page", str(n))])
+        except LibcliError:
+            return None  # fetched again, in order, if the first page says it exists
 
     def _to_loan(self, raw: pages.RawLoan) -> Loan:
         policy = self.policy
@@ -306,7 +392,20 @@ class FinnaBackend(Backend):
             else:
                 data.append(("renewSelected", "1"))
                 data += [("renewSelectedIDS[]", raw.renew_token) for _, raw in group]
-            page = await self._fetch("POST", url, data=data)
+            try:
+                page = await self._fetch("POST", url, data=data)
+            except Unreachable:
+                # The post may or may not have reached the library: read the
+                # account again and report what it shows; never post again.
+                _, tree = await self._account(url, pages.LOANS_PAGE, pages.is_loans_page)
+                after = {r.key: r for r in pages.parse_loans(tree).loans}
+                for i, raw in group:
+                    now = after.get(raw.key)
+                    if now is not None and now.due_date > raw.due_date:
+                        results[i] = self._result(requested[i], True, due=now.due_date)
+                    else:
+                        results[i] = self._result(requested[i], False, message=ANSWER_LOST)
+                continue
             tree = self._tree(page, pages.LOANS_PAGE)
             if pages.is_login_page(tree):
                 # The library did not act on the post. Log in, re-read, report.
@@ -396,8 +495,14 @@ class FinnaBackend(Backend):
         if posting:
             data = [("cancelSelected", "1"), ("confirm", "1")]
             data += [("selectedIDS[]", raw.cancel_token) for _, raw in posting]
-            page = await self._fetch("POST", HOLDS_URL, data=data)
-            tree = self._tree(page, pages.HOLDS_PAGE)
+            lost = False
+            try:
+                page = await self._fetch("POST", HOLDS_URL, data=data)
+            except Unreachable:
+                lost = True  # unclear outcome: the list read below tells
+                page, tree = await self._account(HOLDS_URL, pages.HOLDS_PAGE, pages.is_holds_page)
+            else:
+                tree = self._tree(page, pages.HOLDS_PAGE)
             expired = pages.is_login_page(tree)
             if expired:
                 page = await self._login_with(tree, page)
@@ -411,6 +516,8 @@ class FinnaBackend(Backend):
                 now = after.get(raw.key)
                 if now is None:
                     results[i] = self._cancel_result(holds[i], True, "cancelled")
+                elif lost:
+                    results[i] = self._cancel_result(holds[i], False, ANSWER_LOST)
                 elif expired:
                     results[i] = self._cancel_result(
                         holds[i], False, "the session expired before the library "
@@ -506,9 +613,18 @@ class FinnaBackend(Backend):
             data = [(k, v) for k, v in data if k != form.location_field]
             data.append((form.location_field, chosen.code))
         action = urljoin(page.url, form.action or page.url)
-        result = await self._fetch("POST", action, data=data)
-        tree = self._tree(result, pages.HOLD_FORM_PAGE)
         name = chosen.name if chosen else None
+        try:
+            result = await self._fetch("POST", action, data=data)
+        except Unreachable:
+            # Unclear outcome: the holds list says whether the library took it.
+            placed = any(h.record_id == record_id for h in await self.holds())
+            return PlaceHoldResult(
+                record_id, placed,
+                "placed (the library's answer was lost; the hold is on the account)" if placed
+                else "the library's answer was lost and the hold is not on the account; "
+                "try again", name, self.card.name)
+        tree = self._tree(result, pages.HOLD_FORM_PAGE)
         if pages.is_login_page(tree):
             await self._login_with(tree, result)
             holds = await self.holds()
@@ -577,6 +693,11 @@ class FinnaBackend(Backend):
             raise Refused(f"{self.consortium.name} did not start the payment"
                           + (f": {'; '.join(errors)}" if errors else ""))
         terms = pages.parse_payment_terms(ttree)
+        if terms.amount_cents is not None and terms.amount_cents != balance.total.cents:
+            raise Refused(f"{self.consortium.name}: the amount changed since it was shown "
+                          f"(was {balance.total}, the payment page says "
+                          f"{Money(terms.amount_cents, self.policy.currency)}); nothing was "
+                          "charged; check the fees again")
         confirm_url = urljoin(terms_page.url, terms.action or terms_page.url)
         answer = await self._fetch("POST", confirm_url, data=terms.fields, follow=False)
         location = answer.headers.get("location") if answer.status in (301, 302, 303, 307, 308) else None

@@ -1206,6 +1206,7 @@ def _fine_row(tr: LexborNode, cells: list[LexborNode], index: int) -> dict:
 class TermsForm:
     action: str | None
     fields: list[tuple[str, str]]
+    amount_cents: int | None = None  # the amount the page asks to confirm, if it shows one
 
 
 def parse_payment_terms(html: str | LexborHTMLParser) -> TermsForm:
@@ -1218,7 +1219,14 @@ def parse_payment_terms(html: str | LexborHTMLParser) -> TermsForm:
     fields = [(k, v) for k, v in form_fields(form, skip=("reset",))]
     if not any(k == "pay-confirm" for k, _ in fields):
         fields.append(("pay-confirm", "1"))
-    return TermsForm(form.attributes.get("action"), fields)
+    amount = None
+    node = tree.css_first(".amount[data-raw]") or tree.css_first("[data-raw]")
+    if node is not None:
+        amount = _int_attr(node, "data-raw")
+    if amount is None:
+        node = tree.css_first(".amount")
+        amount = parse_money(text_of(node)) if node is not None else None
+    return TermsForm(form.attributes.get("action"), fields, amount)
 
 
 # --- search API -------------------------------------------------------------------------
