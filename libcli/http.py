@@ -201,6 +201,9 @@ async def _send(client, method, url, *, data, params, follow) -> Page:
     import time
 
     history: list[str] = []
+    # The first request's method decides: a POST whose redirect follow-up GET
+    # fails must not be sent again (request() would repeat the POST).
+    retryable = method.upper() in ("GET", "HEAD")
     for _ in range(MAX_REDIRECTS + 1):
         started = time.perf_counter()
         try:
@@ -211,7 +214,7 @@ async def _send(client, method, url, *, data, params, follow) -> Page:
                       urlsplit(url).path, response.status_code,
                       (time.perf_counter() - started) * 1000)
         except httpx.TransportError as exc:
-            if method.upper() in ("GET", "HEAD"):
+            if retryable:
                 raise _Retryable(exc) from exc
             raise Unreachable(
                 f"{urlsplit(url).hostname} did not answer the {method} "
@@ -220,7 +223,7 @@ async def _send(client, method, url, *, data, params, follow) -> Page:
         try:
             if response.status_code >= 500 or response.status_code == 429:
                 err = httpx.HTTPStatusError("server error", request=req, response=response)
-                if method.upper() in ("GET", "HEAD"):
+                if retryable:
                     raise _Retryable(err)
                 raise Unreachable(
                     f"{urlsplit(url).hostname} answered HTTP {response.status_code} "
@@ -244,7 +247,7 @@ async def _send(client, method, url, *, data, params, follow) -> Page:
             try:
                 body = await _read_capped(response)
             except httpx.TransportError as exc:
-                if method.upper() in ("GET", "HEAD"):
+                if retryable:
                     raise _Retryable(exc) from exc
                 raise Unreachable(
                     f"{urlsplit(url).hostname} dropped the answer to the {method}; "
