@@ -135,7 +135,8 @@ class Profile:
 
 
 def run_process(cmd: list[str], env: dict, *, stdin: str | None = None) -> tuple[float, int, int, str]:
-    """Run one process; wall seconds, exit code, peak RSS (KiB) of that child, stderr."""
+    """Run one process; wall seconds, exit code, peak RSS (KiB) of that child, stderr.
+    The child's CPU time (user + system) is kept in LAST_CPU."""
     t0 = time.perf_counter()
     p = subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -145,8 +146,12 @@ def run_process(cmd: list[str], env: dict, *, stdin: str | None = None) -> tuple
     err = p.stderr.read()
     _, status, usage = os.wait4(p.pid, 0)
     elapsed = time.perf_counter() - t0
+    LAST_CPU[0] = usage.ru_utime + usage.ru_stime
     p.returncode = os.waitstatus_to_exitcode(status)
     return elapsed, p.returncode, usage.ru_maxrss, err.decode(errors="replace")
+
+
+LAST_CPU = [0.0]
 
 
 def summary(xs: list[float]) -> dict:
@@ -179,18 +184,26 @@ SCENARIOS = {
 
 def bench_commands(servers: dict[str, Server], profiles: dict[str, Profile], latencies: list[int],
                    runs: int, scenarios: list[str], log) -> dict:
-    results: dict = {name: {} for name in scenarios}
-    for lat in latencies:
+    """Every scenario at every latency, interleaved: run k measures each latency
+    once (in a rotated order), so the machine's drift hits all latencies alike."""
+
+    def set_latency(lat: int) -> None:
         for s in servers.values():
             s.control(f"/__bench/latency?ms={lat}")
-        # Warm every profile's sessions once at this latency (not measured).
-        for prof in profiles.values():
-            run_process(libcli_cmd() + ["loans"], prof.env)
-        for name in scenarios:
-            argv, pname, ideal, cold = SCENARIOS[name]
-            prof = profiles[pname]
-            times, reqs, server_reqs, rss, codes = [], [], [], [], []
-            for _ in range(runs):
+
+    set_latency(0)
+    for prof in profiles.values():  # warm every profile's sessions (not measured)
+        run_process(libcli_cmd() + ["loans"], prof.env)
+    results: dict = {name: {} for name in scenarios}
+    for name in scenarios:
+        argv, pname, ideal, cold = SCENARIOS[name]
+        prof = profiles[pname]
+        cells = {lat: {"times": [], "cpu": [], "run_ms": [], "requests": [], "server_requests": [], "maxrss_kib": [],
+                       "exit_codes": [], "ideal_rt": ideal} for lat in latencies}
+        for k in range(runs):
+            order = latencies[k % len(latencies):] + latencies[:k % len(latencies)]
+            for lat in order:
+                set_latency(lat)
                 if cold:
                     prof.forget_sessions()
                 if argv[0] == "renew":
@@ -202,18 +215,23 @@ def bench_commands(servers: dict[str, Server], profiles: dict[str, Profile], lat
                 if code not in (0, 3):
                     log(f"  ! {name} at {lat} ms exited {code}: {err.strip()[-300:]}")
                 stats = prof.last_stats() or {}
-                times.append(elapsed)
-                reqs.append(stats.get("total"))
-                server_reqs.append(sum(after[v] - before[v] for v in servers))
-                rss.append(maxrss)
-                codes.append(code)
-            if cold:  # leave the profile warm for the next scenarios
-                run_process(libcli_cmd() + ["loans"], prof.env)
-            results[name][lat] = {"times": times, **summary(times), "requests": reqs,
-                                  "server_requests": server_reqs, "maxrss_kib": rss,
-                                  "exit_codes": codes, "ideal_rt": ideal}
-            log(f"  {name:38s} L={lat:3d} ms  median {summary(times)['median'] * 1000:7.1f} ms"
-                f"  requests {reqs[-1]} (server {server_reqs[-1]})")
+                c = cells[lat]
+                c["times"].append(elapsed)
+                c["cpu"].append(LAST_CPU[0])
+                c["run_ms"].append(stats.get("run_ms"))
+                c["requests"].append(stats.get("total"))
+                c["server_requests"].append(sum(after[v] - before[v] for v in servers))
+                c["maxrss_kib"].append(maxrss)
+                c["exit_codes"].append(code)
+        if cold:  # leave the profile warm for the next scenarios
+            set_latency(0)
+            run_process(libcli_cmd() + ["loans"], prof.env)
+        for lat, c in cells.items():
+            results[name][lat] = c | summary(c["times"])
+        line = "  ".join(f"L={lat}: {results[name][lat]['median'] * 1000:.0f}" for lat in latencies)
+        log(f"  {name:34s} {line} ms; requests {cells[latencies[-1]]['requests'][-1]} "
+            f"(server {cells[latencies[-1]]['server_requests'][-1]})")
+    set_latency(0)
     return results
 
 
@@ -292,12 +310,12 @@ def bench_startup(env: dict, runs: int, log, regular: tuple[str, list[str]]) -> 
     return out
 
 
-def import_profile(cmd_env: dict, argv: list[str], top: int = 12) -> dict:
+def import_profile(python: str, cmd_env: dict, argv: list[str], top: int = 12) -> dict:
     """`python -X importtime` of a libcli command: top modules by cumulative time."""
     code = ("import sys; sys.argv = ['libcli'] + %r\n"
             "from libcli.cli import main\n"
             "try:\n    main()\nexcept SystemExit:\n    pass\n") % (argv,)
-    p = subprocess.run([sys.executable, "-X", "importtime", "-c", code], env=cmd_env,
+    p = subprocess.run([python, "-X", "importtime", "-c", code], env=cmd_env,
                        capture_output=True, text=True)
     entries = []
     for line in p.stderr.splitlines():
@@ -332,28 +350,31 @@ def bench_parsing(log, runs: int) -> dict:
         lib = build_library("helmet", Clock())
         add_patron_with_loans(lib, "81000001", 100, "3000001")
         import libcli.sandbox.finna_face as face
+
+        from libcli.backends.finna import FinnaBackend
+        from libcli.http import make_client
+        from libcli.model import Card
+        from libcli.policy import consortia
+
         old = face.PAGE_SIZE
         face.PAGE_SIZE = 100  # one page holding all 100 loans
         try:
             app = create_app("helmet", library=lib, store=Store(None))
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                         base_url="http://helmet.localhost") as c:
-                r = await c.get("/MyResearch/UserLogin")
-                form = finna_pages.parse_login_form(finna_pages.tree_of(r.text))
-                data = form.with_target(None) + [(form.username, "81000001"), (form.password, "9999")]
-                from urllib.parse import urlencode
-                await c.post("/MyResearch/UserLogin", content=urlencode(data),
-                             headers={"content-type": "application/x-www-form-urlencoded"},
-                             follow_redirects=True)
-                return (await c.get("/MyResearch/CheckedOut")).text
+            async with make_client("http://127.0.0.1:8000",
+                                   transport=httpx.ASGITransport(app=app)) as c:
+                card = Card(name="big", library="helmet", number="81000001")
+                backend = FinnaBackend(card, consortia()["helmet"], client=c, pin=lambda: "9999")
+                await backend.loans()
+                return (await c.get("MyResearch/CheckedOut")).text
         finally:
             face.PAGE_SIZE = old
 
     async def webpac_page() -> str:
         lib = build_library("tallinn", Clock(), big_loans=100)
         app = create_app("tallinn", library=lib, store=Store(None))
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                     base_url="http://tallinn.localhost") as c:
+        from libcli.http import make_client
+
+        async with make_client("http://127.0.0.1:8000", transport=httpx.ASGITransport(app=app)) as c:
             from libcli.backends.webpac import WebPACBackend
             from libcli.model import Card
             from libcli.policy import consortia
@@ -369,17 +390,26 @@ def bench_parsing(log, runs: int) -> dict:
         "finna": lambda text: finna_pages.parse_loans(finna_pages.tree_of(text)).loans,
         "webpac": lambda text: webpac_pages.parse_items(text).rows,
     }
+    trees = {"finna": finna_pages.tree_of, "webpac": lambda text: webpac_pages.tree_of(text)
+             if hasattr(webpac_pages, "tree_of") else finna_pages.tree_of(text)}
     for kind, text in pages.items():
         parse = parsers[kind]
         n = len(parse(text))
-        times = []
-        for _ in range(runs):
-            t0 = time.perf_counter()
+        wall, cpu, tree_cpu = [], [], []
+        for _ in range(runs):  # parser and bare HTML tree in turns: both see the same load
+            t0, c0 = time.perf_counter(), time.thread_time()
             parse(text)
-            times.append(time.perf_counter() - t0)
-        out[kind] = summary(times) | {"loans": n, "page_bytes": len(text.encode())}
-        log(f"  {kind:8s} parser: {n} loans, {len(text) // 1024} KiB: min {min(times) * 1000:.2f} ms, "
-            f"median {statistics.median(times) * 1000:.2f} ms")
+            c1, t1 = time.thread_time(), time.perf_counter()
+            trees[kind](text)
+            c2 = time.thread_time()
+            wall.append(t1 - t0)
+            cpu.append(c1 - c0)
+            tree_cpu.append(c2 - c1)
+        out[kind] = summary(wall) | {"loans": n, "page_bytes": len(text.encode()),
+                                     "cpu": summary(cpu), "tree_cpu": summary(tree_cpu)}
+        log(f"  {kind:8s} parser: {n} loans, {len(text) // 1024} KiB: wall min {min(wall) * 1000:.2f} ms, "
+            f"median {statistics.median(wall) * 1000:.2f} ms; CPU min {min(cpu) * 1000:.2f} ms "
+            f"(HTML tree alone {min(tree_cpu) * 1000:.2f} ms)")
     return out
 
 
@@ -468,11 +498,16 @@ def write_report(data: dict, path: Path) -> None:
             w("")
     if "parsing" in data:
         w("## Parsing a page of 100 loans\n")
-        w("| parser | loans | page KiB | min ms | median ms | runs |")
-        w("|---|---|---|---|---|---|")
+        w("Wall time and this thread's CPU time (`time.thread_time`, robust to other load) of "
+          "parsing one page; *HTML tree* is lexbor alone building the tree of the same page, "
+          "timed in turns with the parser.\n")
+        w("| parser | loans | page KiB | wall min ms | wall median ms | CPU min ms | CPU median ms "
+          "| HTML tree CPU min ms | runs |")
+        w("|---|---|---|---|---|---|---|---|---|")
         for kind, s in data["parsing"].items():
             w(f"| {kind} | {s['loans']} | {s['page_bytes'] / 1024:.0f} | {s['min'] * 1000:.2f} | "
-              f"{s['median'] * 1000:.2f} | {s['n']} |")
+              f"{s['median'] * 1000:.2f} | {s['cpu']['min'] * 1000:.2f} | {s['cpu']['median'] * 1000:.2f} "
+              f"| {s['tree_cpu']['min'] * 1000:.2f} | {s['n']} |")
         w("")
     notes = path.with_name("NOTES.md")
     if notes.exists():
@@ -556,19 +591,19 @@ def main(argv: list[str] | None = None) -> int:
             env = Profile(root, "startup", keyring_home).env
             if profiles_exist := (need_servers and "c4" in locals().get("profiles", {})):
                 env = profiles["c4"].env
+            regular = regular_install(root)
             if "startup" in sections:
                 log("start-up")
-                data["startup"] = bench_startup(env, 20 if args.quick else 40, log,
-                                                regular_install(root))
+                data["startup"] = bench_startup(env, 20 if args.quick else 40, log, regular)
             if "imports" in sections:
                 log("import profiles")
                 data["imports"] = {}
                 for name, argv_ in (("--version", ["--version"]), ("--help", ["--help"]),
                                     ("loans (warm, 4 cards)", ["loans"])):
-                    data["imports"][name] = import_profile(env, argv_)
+                    data["imports"][name] = import_profile(regular[0], env, argv_)
                 comp_env = dict(env, _LIBCLI_COMPLETE="bash_complete", COMP_WORDS="libcli renew ",
                                 COMP_CWORD="2")
-                data["imports"]["completion"] = import_profile(comp_env, [])
+                data["imports"]["completion"] = import_profile(regular[0], comp_env, [])
                 for name, prof in data["imports"].items():
                     log(f"  {name:24s} {prof['total_us'] / 1000:6.1f} ms, heavy: {prof['heavy_imported']}")
             del profiles_exist

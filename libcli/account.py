@@ -190,7 +190,11 @@ class Run:
         return self._shared
 
     async def __aenter__(self) -> "Run":
+        import time
+
         import httpx
+
+        self._started = time.perf_counter()
 
         from libcli.backends.base import backend_class
         from libcli.http import make_client
@@ -269,8 +273,11 @@ def _write_stats(run: Run) -> None:
         return
     import json
 
+    import time
+
     line = {"requests": {name: b.requests for name, b in run.backends.items()},
-            "total": run.requests()}
+            "total": run.requests(),
+            "run_ms": round((time.perf_counter() - run._started) * 1000, 1)}
     try:
         with open(target, "a", encoding="utf-8") as fh:
             fh.write(json.dumps(line) + "\n")
