@@ -363,3 +363,43 @@ def test_a_failing_redirect_after_a_post_does_not_send_the_post_again(respx_mock
     with pytest.raises(Unreachable, match="outcome is unknown"):
         run(backend().loans())
     assert login.call_count == 1
+
+
+@respx.mock(base_url=BASE)
+def test_payment_stops_when_the_terms_page_shows_another_amount(respx_mock):
+    terms = """<html><body class="template-dir-myresearch template-name-fines">
+    <p>Summa: <span class="amount" data-raw="123570">1 235,70 €</span></p>
+    <form id="paytrail-form" method="post" action="/MyResearch/Fines">
+    <input type="hidden" name="csrf" value="c-1"><input type="hidden" name="pay-confirm" value="1">
+    <input type="submit" name="pay-confirm" value="Accept"></form></body></html>"""
+    respx_mock.get("/MyResearch/Fines").respond(200, html=FINES)
+    posts = respx_mock.post("/MyResearch/Fines").respond(200, html=terms)
+    with pytest.raises(Refused, match="amount changed"):
+        run(backend().start_payment(_balance()))
+    assert posts.call_count == 1  # `pay` only; never `pay-confirm`
+
+
+HOLD_FORM = """<html><body class="template-dir-record template-name-hold">
+<div class="hold-form"><form name="placeHold" method="post">
+<select id="pickUpLocation" name="gatheredDetails[pickUpLocation]">
+<option value="h00" selected>Oodi</option><option value="e10">Sello</option></select>
+<input type="submit" name="placeHold" value="Lähetä"></form></div></body></html>"""
+TAB = ('<div class="place-hold-wrapper"><a class="placehold btn btn-primary" '
+       'href="/Record/helmet.1200007/Hold?id=helmet.1200007&amp;hashKey=abc#tabnav">Varaa</a></div>')
+
+
+@pytest.mark.parametrize("on_account", [True, False])
+def test_a_hold_post_whose_answer_is_lost_is_looked_up_on_the_account(on_account):
+    with respx.mock(base_url=BASE) as respx_mock:
+        respx_mock.post("/Record/helmet.1200007/AjaxTab").respond(200, html=TAB)
+        form_get = respx_mock.get("/Record/helmet.1200007/Hold").respond(200, html=HOLD_FORM)
+        post = respx_mock.post("/Record/helmet.1200007/Hold").mock(
+            side_effect=httpx.ReadError("lost"))
+        holds = HOLDS if on_account else HOLDS.replace("helmet.1200007", "helmet.1")
+        respx_mock.get("/Holds/List").respond(200, html=holds)
+        result = run(backend().place_hold("helmet.1200007", "sello"))
+        assert post.call_count == 1 and form_get.call_count == 1
+        assert dict(form(post.calls.last.request))["gatheredDetails[pickUpLocation]"] == "e10"
+        assert form_get.calls.last.request.url.params["hashKey"] == "abc"
+        assert result.placed is on_account
+        assert on_account or "try again" in result.message
