@@ -71,12 +71,30 @@ def load_session(path: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     return list(data.get("cookies", [])), dict(data.get("state", {}))
 
 
-def save_session(path: Path, cookies, state: dict[str, Any]) -> None:
+def save_session(path: Path, cookies, state: dict[str, Any],
+                 unchanged_from: dict[str, Any] | None = None) -> None:
+    """Save cookies and state; not written again when equal to `unchanged_from`
+    (what was loaded): a warm run that reused its session writes nothing."""
     jar = [
         {"name": c.name, "value": c.value, "domain": c.domain, "path": c.path}
         for c in cookies.jar
     ]
-    storage.write_json(path, {"version": SESSION_VERSION, "cookies": jar, "state": state})
+    data = {"version": SESSION_VERSION, "cookies": jar, "state": state}
+    if unchanged_from is not None and _same_json(data, unchanged_from):
+        return
+    storage.write_json(path, data)
+
+
+def _same_json(a: Any, b: Any) -> bool:
+    import json
+
+    return json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True, default=str)
+
+
+def _copy_json(value: Any) -> Any:
+    import json
+
+    return json.loads(json.dumps(value, default=str))
 
 
 def forget_session(card: Card) -> None:
@@ -98,12 +116,15 @@ def save_snapshot(card: Card, *, loans: list[Loan] | None = None,
         data = storage.read_cache(path) or {}
         if data.get("version") != SNAPSHOT_VERSION:
             data = {"version": SNAPSHOT_VERSION}
+        before = dict(data)
         data["card"] = card.name
         data["fetched"] = (today or date.today()).isoformat()
         if loans is not None:
             data["loans"] = [loan.to_dict() | {"key": loan.key} for loan in loans]
         if holds is not None:
             data["holds"] = [hold.to_dict() | {"key": hold.key} for hold in holds]
+        if _same_json(data, before):
+            return  # nothing new since the last run: no write (and no fsync)
         storage.write_json(path, data)
 
 
@@ -166,6 +187,7 @@ class Run:
         self.errors: dict[str, LibcliError] = {}
         self._clients: dict[str, Any] = {}
         self._paths: dict[str, Path] = {}
+        self._loaded: dict[str, dict[str, Any]] = {}
         self._transports: list[Any] = []
         self._shared = None
         self._demo = None
@@ -206,6 +228,8 @@ class Run:
                 url = base_url(card, consortium)
                 path = session_path(card, url)
                 cookie_list, state = load_session(path)
+                self._loaded[card.name] = {"version": SESSION_VERSION, "cookies": cookie_list,
+                                           "state": _copy_json(state)}
                 jar = httpx.Cookies()
                 for c in cookie_list:
                     jar.set(c["name"], c["value"], domain=c.get("domain") or "",
@@ -227,7 +251,8 @@ class Run:
                 if isinstance(self.errors.get(name), LoginRefused):
                     self._paths[name].unlink(missing_ok=True)
                 else:
-                    save_session(self._paths[name], client.cookies, self.backends[name].session)
+                    save_session(self._paths[name], client.cookies, self.backends[name].session,
+                                 unchanged_from=self._loaded.get(name))
             except OSError as exc:
                 log.warning("could not save the session of card %s: %s", name, exc)
         # Clients share the transports; closing those releases every connection.
