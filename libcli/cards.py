@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import subprocess
 from pathlib import Path
 from typing import Any, Callable
 
@@ -284,6 +283,8 @@ def pin_for(card: Card) -> str:
 
 
 def _run_pin_command(card: Card) -> str:
+    import subprocess  # only here: most runs reuse a session and need no PIN
+
     try:
         done = subprocess.run(
             card.pin_command, shell=True, capture_output=True, text=True,

@@ -76,14 +76,51 @@ def relative(d: date, today: date) -> str:
 
 
 def table(headers: list[str], rows: Iterable[list[Any]]) -> None:
-    from tabulate import tabulate
+    click.echo(simple_table(headers, list(rows)))
 
-    rows = list(rows)
-    click.echo(tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True))
+
+# ANSI colour codes and OSC 8 links take no width on the terminal (tabulate's rule).
+_INVISIBLE = re.compile(r"\x1b\[\d*m|\x1b\[\d*\;\d*\;\d*m|\x1b\]8;;(.*?)\x1b\\")
+
+
+def _width(text: str) -> int:
+    text = _INVISIBLE.sub("", text)
+    try:
+        from wcwidth import wcswidth  # wide (CJK) characters take two columns
+    except ImportError:
+        return len(text)
+    width = wcswidth(text)
+    return width if width >= 0 else len(text)
+
+
+def simple_table(headers: list[str], rows: list[list[Any]]) -> str:
+    """The table `tabulate(rows, headers, tablefmt="simple", disable_numparse=True)`
+    prints, character for character (a test compares them), without importing
+    tabulate (and importlib.metadata) on every run: left-aligned columns two
+    spaces apart, each as wide as its widest cell or its header plus two."""
+    cells = [["" if c is None else str(c).strip() for c in row] for row in rows]
+    heads = [str(h).strip() for h in headers]
+    widths = [_width(h) + 2 for h in heads]
+    for row in cells:
+        for i, c in enumerate(row):
+            widths[i] = max(widths[i], _width(c))
+
+    def line(values: list[str]) -> str:
+        return "  ".join(v + " " * (w - _width(v)) for v, w in zip(values, widths)).rstrip()
+
+    out = [line(heads), "  ".join("-" * w for w in widths)]
+    out += [line(row) for row in cells]
+    return "\n".join(out)
+
+
+_C1 = re.compile(r"[\x7f-\x9f]")
 
 
 def emit_json(document: Any) -> None:
-    click.echo(json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False, default=str))
+    # json escapes C0 controls itself; C1 controls (a lone CSI, \x9b) and DEL
+    # would reach a terminal raw: escape them too. Same data, still valid JSON.
+    text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+    click.echo(_C1.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
 
 
 def info(message: str) -> None:
