@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import gc
-import time
 from datetime import date
 from pathlib import Path
 
 import pytest
-from selectolax.lexbor import LexborHTMLParser
 
 from libcli.backends import finna_pages as pages
 from libcli.errors import LibcliError, NotSupported, PageNotUnderstood
@@ -240,41 +237,12 @@ def big_loans_page(n: int) -> str:
     return (row[:start] + rows + row[row.index("</table>"):]).replace("Lainat (3)", f"Lainat ({n})")
 
 
-def test_parse_100_loans_within_5_ms():
+def test_parse_100_loans():
+    # Correctness only: the time it takes is measured in bench/ (bench/RESULTS.md).
     html = big_loans_page(100)
-    assert len(pages.parse_loans(html).loans) == 100
-    # Timed: lexbor's parse plus reading the loans (not tree_of's guard
-    # against absurdly nested pages, a separate safety check).
-    # The budget is 5 ms of CPU on a machine where lexbor alone turns this
-    # 110 KB page into a tree in 1 ms; a slower or busier machine (CI next
-    # to other jobs) gets a proportionally larger budget. The two are timed
-    # in turns so that both see the same load, in up to five rounds so that a
-    # burst of other work during one round does not decide.
-    for _ in range(5):
-        best = html_only = 1.0
-        for _ in range(20):
-            best = min(best, _timed(lambda: pages.parse_loans(LexborHTMLParser(html))))
-            html_only = min(html_only, _timed(lambda: LexborHTMLParser(html)))
-        budget = 0.005 * max(1.0, html_only / 0.001)
-        if best < budget:
-            break
-    assert best < budget, f"{best * 1000:.1f} ms (HTML alone {html_only * 1000:.1f} ms)"
-
-
-def _timed(fn) -> float:
-    # CPU time of this thread (other jobs on a busy CI machine, and other
-    # threads of this process, do not count), with the garbage collector off
-    # as timeit does.
-    gc.disable()
-    try:
-        t = time.thread_time()
-        fn()
-        return time.thread_time() - t
-    finally:
-        gc.enable()
-
-
-# --- holds -----------------------------------------------------------------------
+    loans = pages.parse_loans(html).loans
+    assert len(loans) == 100
+    assert len({l.renew_token for l in loans}) == 100
 
 
 def test_holds_page_fields():

@@ -83,6 +83,9 @@ LANGUAGES = ("fi", "sv", "en-gb", "se")
 
 ANSWER_LOST = ("the library's answer was lost and the account shows no change; "
                "try again")
+# The label of a loan without a renew checkbox ("cannot renew"), in fi, sv, en.
+CANNOT_RENEW = frozenset({"ei voi uusia", "kan inte förnya", "cannot renew"})
+
 SESSION_EXPIRED = "the session expired before the library took the renewal; try again"
 
 
@@ -324,12 +327,15 @@ class FinnaBackend(Backend):
             ok, predicted = predicted_renewal(policy, raw.material, used, raw.reserved)
             if raw.reserved:
                 reason = "reserved by another patron"
-            elif raw.site_reason:
-                # The site's own words ("Ei voi uusia"), and the rules' guess why.
+            elif raw.site_reason and raw.site_reason.strip(" .").casefold() not in CANNOT_RENEW:
+                # The site's own words, and the rules' guess why.
                 reason = raw.site_reason + (f" ({predicted})" if predicted and not
                                             only_left_known else "")
             else:
-                reason = predicted or "the library does not allow renewing this loan online"
+                # The bare "cannot renew" label says nothing of why; with
+                # renewals left, a reservation by someone else is the usual cause.
+                reason = predicted or ("the library does not allow renewing it "
+                                       "(usually: reserved by another patron)")
         return Loan(
             card=self.card.name, key=raw.key, title=raw.title, due_date=raw.due_date,
             author=raw.author, record_id=raw.record_id, barcode=raw.barcode,
