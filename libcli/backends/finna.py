@@ -334,8 +334,7 @@ class FinnaBackend(Backend):
             else:
                 # The bare "cannot renew" label says nothing of why; with
                 # renewals left, a reservation by someone else is the usual cause.
-                reason = predicted or ("the library does not allow renewing it "
-                                       "(usually: reserved by another patron)")
+                reason = predicted or "not renewable online (probably reserved)"
         return Loan(
             card=self.card.name, key=raw.key, title=raw.title, due_date=raw.due_date,
             author=raw.author, record_id=raw.record_id, barcode=raw.barcode,
