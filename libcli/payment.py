@@ -58,16 +58,41 @@ def ensure_payable(consortium: Consortium, balance: Balance, expected: Money | N
     return v
 
 
-def check_payment_url(url: str) -> str:
-    """A payment address must be https (or http to this machine): never javascript: etc."""
+def host_matches(host: str, allowed: str) -> bool:
+    """`allowed` itself or a subdomain of it (case-insensitive, no trailing dot)."""
+    host, allowed = host.lower().rstrip("."), allowed.lower().rstrip(".")
+    return bool(allowed) and (host == allowed or host.endswith("." + allowed))
+
+
+def check_payment_url(url: str, *, backend_url: str | None = None,
+                      consortium: Consortium | None = None) -> str:
+    """The address `pay` opens or prints: https (http only to this machine),
+    never javascript: and the like; and, given the library's address and
+    consortium, on the library's own host or a payment provider the
+    registry names (`payment_hosts`, matched as the host or a subdomain)."""
     from libcli.http import is_loopback_host
 
     parts = urlsplit(url)
-    if parts.scheme == "https" and parts.hostname:
+    safe_scheme = parts.hostname and (
+        parts.scheme == "https"
+        or (parts.scheme == "http" and is_loopback_host(parts.hostname)))
+    if not safe_scheme:
+        raise UnsafeAddress(f"refusing to open the payment address {url[:80]!r}: "
+                            "not an https address")
+    if backend_url is None and consortium is None:
         return url
-    if parts.scheme == "http" and parts.hostname and is_loopback_host(parts.hostname):
+    host = parts.hostname or ""
+    library = urlsplit(backend_url).hostname if backend_url else None
+    if library and host.lower() == library.lower():
         return url
-    raise UnsafeAddress(f"refusing to open the payment address {url[:80]!r}: not an https address")
+    allowed = consortium.payment_hosts if consortium is not None else ()
+    if any(host_matches(host, a) for a in allowed):
+        return url
+    known = ", ".join(allowed) if allowed else "none"
+    raise UnsafeAddress(
+        f"refusing to open the payment address on {host}: it is neither the library's "
+        f"host nor a known payment provider (known: {known})",
+        hint="nothing was paid; if the library changed its provider, report it to libcli")
 
 
 def bank_transfer_text(transfer: BankTransfer, amount: Money | None, library_name: str) -> str:

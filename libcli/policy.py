@@ -112,6 +112,9 @@ class Consortium:
     login_target: str | None = None
     building: str | None = None
     scope: str | None = None
+    # Hosts a payment may redirect to (the provider's, e.g. Paytrail), each
+    # matched as the host or a subdomain; the library's own host is always allowed.
+    payment_hosts: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         pay = self.policy.online_payment
@@ -180,6 +183,7 @@ def load_registry(text: str) -> dict[str, Consortium]:
             login_target=data.get("login_target"),
             building=data.get("building"),
             scope=data.get("scope"),
+            payment_hosts=tuple(data.get("payment_hosts", ())),
             policy=_policy_from(data),
         )
     return registry

@@ -109,8 +109,11 @@ def fees(cards, as_json):
 @click.option("--no-wait", is_flag=True, help="Do not wait for the payment to be registered.")
 @click.option("--timeout", type=click.IntRange(10, 3600), default=900, show_default=True,
               metavar="SECONDS", help="How long to wait for the payment to be registered.")
+@click.option("--amount", metavar="EUR", callback=lambda ctx, p, v: _cents(v),
+              help="The balance you expect to pay (as `libcli fees` showed it, e.g. 4.30); "
+                   "nothing is paid if the library's balance differs.")
 @json_option
-def pay(card, yes, no_browser, no_wait, timeout, as_json):
+def pay(card, yes, no_browser, no_wait, timeout, amount, as_json):
     """Pay a card's whole fee balance online, where the library allows it.
 
     Checks the library's rules first (minimum amount, fees that cannot be
@@ -121,7 +124,7 @@ def pay(card, yes, no_browser, no_wait, timeout, as_json):
     \b
     Examples:
       libcli pay --card mine
-      libcli pay --card mine --yes --no-browser
+      libcli pay --card mine --yes --no-browser --amount 4.30
       libcli pay --card tallinn-card          # bank-transfer details
     """
     import asyncio
@@ -156,16 +159,26 @@ def pay(card, yes, no_browser, no_wait, timeout, as_json):
             if backend is None:
                 raise run.errors[chosen.name]
             balance = await backend.fees()
-            ensure_payable(consortium, balance, None)
+            from libcli.model import Money
+
+            expected = Money(amount, balance.total.currency) if amount is not None else None
+            ensure_payable(consortium, balance, expected)
             if not yes:
-                if not sys.stdin.isatty():
+                if not output.isatty_stdin():
                     raise common.need_decision(f"paying {balance.total} needs confirmation", "--yes")
                 if not click.confirm(f"Pay the whole balance of {balance.total} for card "
                                      f"'{chosen.name}' online?", err=True):
                     raise click.exceptions.Abort()
-            # start_payment re-reads the page and refuses if the amount changed.
+            # The amount shown and confirmed is the one paid: start_payment
+            # re-reads the fines page and the terms page and refuses, before
+            # the payment is confirmed, if the amount is not `balance.total`.
             started = await backend.start_payment(balance)
-            url = check_payment_url(started.url)
+            if started.amount != balance.total:
+                raise Refused(f"the library started a payment of {started.amount}, not the "
+                              f"{balance.total} confirmed; do not pay it",
+                              hint=f"check with: libcli fees --card {chosen.name}")
+            url = check_payment_url(started.url, backend_url=str(backend.client.base_url),
+                                    consortium=consortium)
             if as_json:
                 output.emit_json(started.to_dict() | {"url": url})
             else:
@@ -197,6 +210,18 @@ def pay(card, yes, no_browser, no_wait, timeout, as_json):
     elif outcome is False:
         output.info(f"The payment is not registered yet. Check later with: libcli fees --card {chosen.name}")
         click.get_current_context().exit(3)
+
+
+def _cents(value: str | None) -> int | None:
+    """'4.30', '4,30', '4.30 €' → 430 cents (no floats)."""
+    if value is None:
+        return None
+    import re
+
+    m = re.fullmatch(r"\s*(\d+)(?:[.,](\d{1,2}))?\s*(?:€|EUR)?\s*", value, re.I)
+    if not m:
+        raise click.BadParameter(f"'{value}' is not an amount like 4.30")
+    return int(m[1]) * 100 + int((m[2] or "0").ljust(2, "0"))
 
 
 async def _wait_registered(backend, amount, timeout, registered) -> bool:

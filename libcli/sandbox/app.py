@@ -57,6 +57,8 @@ class Options:
     finna_variant: str = "2024"
     webpac_variant: str = "2024"
     seed: int = 0  # drives misbehaviour's dice (and the generated demo data)
+    # Targeted faults (``misbehave.Fault``): only the requests they match.
+    faults: list = field(default_factory=list)
 
 
 class Session:
