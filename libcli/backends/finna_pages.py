@@ -52,7 +52,9 @@ _SPACES = re.compile(r"[\s\u00a0\u202f\u2009\u2007]+")
 def tree_of(html: str | LexborHTMLParser) -> LexborHTMLParser:
     if isinstance(html, LexborHTMLParser):
         return html
-    return LexborHTMLParser(html or "")
+    from libcli.markup import parse  # refuses absurdly deep nesting before lexbor sees it
+
+    return parse(html or "")
 
 
 def clean(text: str | None) -> str:
