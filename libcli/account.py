@@ -114,7 +114,8 @@ def save_snapshot(card: Card, *, loans: list[Loan] | None = None,
     path = snapshot_path(card.name)
     with storage.locked(path):
         data = storage.read_cache(path) or {}
-        if data.get("version") != SNAPSHOT_VERSION:
+        # Valid JSON of another shape (a list, a string) is as damaged as bad JSON.
+        if not isinstance(data, dict) or data.get("version") != SNAPSHOT_VERSION:
             data = {"version": SNAPSHOT_VERSION}
         before = dict(data)
         data["card"] = card.name

@@ -177,6 +177,9 @@ class _Retryable(Exception):
 def _describe(exc: Exception | None) -> str:
     if isinstance(exc, httpx.TimeoutException):
         return "timed out"
+    if isinstance(exc, httpx.ConnectError) and "CERTIFICATE_VERIFY_FAILED" in str(exc):
+        # TLS verification is never switched off: say why, so nobody looks for a switch.
+        return "its TLS certificate is not trusted (certificate verify failed)"
     if isinstance(exc, httpx.HTTPStatusError):
         return f"HTTP {exc.response.status_code}"
     if isinstance(exc, httpx.TransportError):
@@ -216,6 +219,10 @@ async def _send(client, method, url, *, data, params, follow) -> Page:
         except httpx.TransportError as exc:
             if retryable:
                 raise _Retryable(exc) from exc
+            if isinstance(exc, httpx.ConnectError):
+                # No connection, so nothing was sent: the outcome is known.
+                raise Unreachable(f"could not connect to {urlsplit(url).hostname} "
+                                  f"({_describe(exc)}); nothing was sent") from None
             raise Unreachable(
                 f"{urlsplit(url).hostname} did not answer the {method} "
                 f"({_describe(exc)}); the outcome is unknown"

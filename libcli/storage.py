@@ -47,7 +47,20 @@ def data_dir() -> Path:
 
 
 def ensure_dir(path: Path) -> Path:
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    """Create `path` and every missing parent 0700 (mkdir's `parents=True`
+    would make the parents 0755: ~/.cache/libcli readable by others)."""
+    missing = []
+    p = path
+    while not p.exists():
+        missing.append(p)
+        if p.parent == p:
+            break
+        p = p.parent
+    for d in reversed(missing):
+        try:
+            d.mkdir(mode=0o700)
+        except FileExistsError:
+            pass
     return path
 
 

@@ -1,0 +1,393 @@
+"""A canary PIN through every command, as the installed command runs them
+(subprocesses), including failures and -v/-vv: it never appears in a file
+libcli writes, on stdout or stderr, in any process's arguments, or in an
+exception. Files holding sessions are private; TLS cannot be switched off."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import ssl
+import stat
+import subprocess
+import sys
+import threading
+import traceback
+from datetime import date, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.responses import HTMLResponse
+from starlette.routing import Route
+
+from libcli.errors import LibcliError
+from libcli.model import FeeType
+from libcli.sandbox.circulation import Clock, HoldStatus
+from libcli.sandbox.seed import add_big_account, build_library
+from tests.helpers.live_server import LiveServer, Serve
+
+CANARY = "8c4n4ry7"
+HERE = Path(__file__).resolve().parent
+
+
+def canary_library(view: str, pin: str = CANARY, card: str = "55550000"):
+    lib = build_library(view, Clock(date.today()))
+    patron = add_big_account(lib, 4, card=card, pin=pin)
+    today = date.today()
+    records = [r for r in lib.titles][:3]
+    lib.add_hold(card, records[0], lib.pickup_locations[0].code, created=today - timedelta(days=2))
+    lib.add_hold("bg1", records[1], lib.pickup_locations[0].code, created=today - timedelta(days=9))
+    lib.add_hold(card, records[1], lib.pickup_locations[0].code, created=today - timedelta(days=2))
+    lib.add_fee(card, FeeType.OVERDUE, 240, created=today - timedelta(days=30))
+    return lib, patron
+
+
+def junk_app():
+    async def page(request):
+        return HTMLResponse("<html><body><h1>We have moved!</h1></body></html>")
+
+    return Starlette(routes=[Route("/{path:path}", page, methods=["GET", "POST"])])
+
+
+class ArgvWatch:
+    """Samples every process's command line while the commands run."""
+
+    def __init__(self):
+        self.seen: list[str] = []
+        self.leaks: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self):
+        while not self._stop.is_set():
+            for entry in os.scandir("/proc"):
+                if not entry.name.isdigit():
+                    continue
+                try:
+                    raw = Path(entry.path, "cmdline").read_bytes()
+                except OSError:
+                    continue
+                line = raw.replace(b"\0", b" ").decode("utf-8", "replace")
+                if "libcli" in line or "pinfile" in line:
+                    self.seen.append(line)
+                if CANARY.encode() in raw:
+                    self.leaks.append(line)
+            self._stop.wait(0.002)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+@pytest.fixture
+def world(isolated, tmp_path):
+    heili_lib, heili_patron = canary_library("heili")
+    tallinn_lib, tallinn_patron = canary_library("tallinn", card="55551111")
+    wrong_lib, wrong_patron = canary_library("helmet", pin="1111", card="55552222")
+    servers = [LiveServer("heili", library=heili_lib), LiveServer("tallinn", library=tallinn_lib),
+               LiveServer("helmet", library=wrong_lib), Serve(junk_app())]
+    env = dict(os.environ)
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    env.update({
+        "PYTHONPATH": str(HERE.parent),
+        "PYTHON_KEYRING_BACKEND": "tests.helpers.filekeyring.FileKeyring",
+        "TEST_KEYRING_DIR": str(tmp_path / "keyring"),
+        "TMPDIR": str(tmpdir),
+        "LIBCLI_STATS_FILE": str(tmpdir / "stats.jsonl"),
+    })
+    pinfile = tmp_path / "pinfile"
+    pinfile.write_text(CANARY + "\n")
+    pinfile.chmod(0o600)
+    yield {"env": env, "servers": servers, "pinfile": pinfile, "tmp": tmp_path,
+           "heili": heili_lib, "heili_card": heili_patron.card}
+    for s in servers:
+        s.stop()
+
+
+def libcli(env, *args, stdin=None):
+    done = subprocess.run([sys.executable, "-m", "libcli", *args], env=env, input=stdin,
+                          text=True, capture_output=True, timeout=120)
+    assert CANARY not in done.stdout, (args, done.stdout)
+    assert CANARY not in done.stderr, (args, done.stderr)
+    assert "Traceback" not in done.stderr, (args, done.stderr)
+    return done
+
+
+def written_files(root: Path, skip: set[Path]):
+    for path in root.rglob("*"):
+        if path.is_file() and not any(path == s or s in path.parents for s in skip):
+            yield path
+
+
+@pytest.mark.slow
+@pytest.mark.socket
+def test_a_canary_pin_never_leaks_from_any_command(world):
+    env, (heili, tallinn, wrong, junk) = world["env"], world["servers"]
+    pin_cmd = f"sleep 0.2; cat {world['pinfile']}"
+    with ArgvWatch() as watch:
+        # Cards: keyring (PIN on stdin), pin-command, wrong PIN, unreachable, page not understood.
+        assert libcli(env, "card", "add", "kr", "--library", "heili", "--number", "55550000",
+                      "--url", heili.url, "--pin-stdin", stdin=CANARY + "\n").returncode == 0
+        assert libcli(env, "card", "add", "pc", "--library", "tallinn", "--number", "55551111",
+                      "--url", tallinn.url, "--pin-command", pin_cmd).returncode == 0
+        assert libcli(env, "card", "add", "wrong", "--library", "helmet", "--number", "55552222",
+                      "--url", wrong.url, "--pin-stdin", stdin=CANARY + "\n").returncode == 0
+        assert libcli(env, "card", "add", "gone", "--library", "heili", "--number", "55553333",
+                      "--url", "http://127.0.0.1:9", "--pin-stdin",
+                      stdin=CANARY + "\n").returncode == 0
+        assert libcli(env, "card", "add", "junk", "--library", "heili", "--number", "55554444",
+                      "--url", junk.url, "--pin-stdin", stdin=CANARY + "\n").returncode == 0
+        # A second card add with a PIN that fails the check, and a PIN change.
+        libcli(env, "card", "pin", "kr", "--pin-stdin", stdin=CANARY + "\n")
+        codes = {}
+        for verbosity in (["-vv"], ["-v"], []):
+            if verbosity != ["-vv"]:
+                # Unreachable costs the read retries' back-off in every command: once is enough.
+                libcli(env, "card", "remove", "gone")
+            for args in (["card", "list"], ["card", "list", "--json"], ["card", "check"],
+                         ["loans"], ["loans", "--json"], ["holds"], ["search", "Kalevala",
+                         "--library", "heili", "--card", "kr"], ["fees"], ["status"],
+                         ["remind"], ["calendar", "-o", str(world["tmp"] / "cal.ics")],
+                         ["doctor"], ["renew", "--all"], ["renew", "--all", "--json"],
+                         ["pay", "--card", "kr", "--yes", "--no-browser", "--no-wait"],
+                         ["pay", "--card", "wrong", "--yes", "--no-browser", "--no-wait"],
+                         ["pay", "--card", "junk", "--yes", "--no-browser", "--no-wait"],
+                         ["hold", "place", "heili.1200007", "--card", "wrong", "--pickup", "x"]):
+                done = libcli(env, *verbosity, *args)
+                codes[tuple(verbosity + args)] = done.returncode
+            if verbosity == ["-vv"]:
+                assert "127.0.0.1" in done.stderr  # -vv does log the requests
+                gone = libcli(env, "-vv", "pay", "--card", "gone", "--yes", "--no-browser")
+                assert gone.returncode == 5
+        # Acting on the good card: place and cancel a hold.
+        lib = world["heili"]
+        busy = {lib.title_of(x).record_id for x in lib.loans_of(world["heili_card"])}
+        busy |= {h.record_id for h in lib.holds_of(world["heili_card"])}
+        record = next(r for r, t in lib.titles.items() if r not in busy
+                      and t.material.value == "book")
+        placed = libcli(env, "-vv", "hold", "place", record, "--card", "kr", "--pickup",
+                        world["heili"].pickup_locations[0].code)
+        assert placed.returncode == 0, placed.stderr
+        holds = libcli(env, "holds", "--card", "kr", "--json")
+        import json
+
+        hid = next(h["id"] for h in json.loads(holds.stdout)["holds"] if h["status"] == "waiting")
+        assert libcli(env, "-vv", "hold", "cancel", hid, "--card", "kr").returncode == 0
+    # The failures happened (else the test proves little).
+    assert codes[("loans",)] != 0 and codes[("-vv", "card", "check")] != 0
+    assert any("kr" in line or "libcli" in line for line in watch.seen)
+    assert any("pinfile" in line for line in watch.seen), "the PIN command's child was watched"
+    assert watch.leaks == [], watch.leaks
+    skip = {Path(env["TEST_KEYRING_DIR"]), world["pinfile"]}
+    checked = 0
+    for path in written_files(world["tmp"], skip):
+        assert CANARY.encode() not in path.read_bytes(), path
+        checked += 1
+    assert checked >= 5  # config, sessions, snapshots, calendar, stats
+
+
+# --- exceptions ---------------------------------------------------------------------------
+
+
+def _chain(exc: BaseException):
+    while exc is not None:
+        yield exc
+        exc = exc.__cause__ or exc.__context__
+
+
+def _assert_clean(exc: BaseException):
+    for e in _chain(exc):
+        text = "".join(traceback.format_exception(e)) + repr(e.args)
+        assert CANARY not in text, text
+
+
+@pytest.mark.socket
+@pytest.mark.parametrize("fault", ["wrong_pin", "drop_answer", "error", "drop", "junk"])
+def test_no_exception_carries_the_pin(fault, monkeypatch):
+    from libcli import http
+    from libcli.backends.finna import FinnaBackend
+    from libcli.model import Card
+    from libcli.policy import consortia
+
+    monkeypatch.setattr(http, "BACKOFF_SECONDS", 0.0)
+    lib, patron = canary_library("heili", pin="1111" if fault == "wrong_pin" else CANARY)
+    server = Serve(junk_app()) if fault == "junk" else LiveServer("heili", library=lib)
+    if fault in ("drop_answer", "error", "drop"):
+        server.fault(fault, "/MyResearch/Home", method="POST")
+
+    async def go():
+        async with http.make_client(server.url) as client:
+            backend = FinnaBackend(Card("c", "heili", patron.card), consortia()["heili"],
+                                   client=client, pin=lambda: CANARY)
+            await backend.loans()
+
+    try:
+        with pytest.raises(LibcliError) as caught:
+            asyncio.run(go())
+        _assert_clean(caught.value)
+    finally:
+        server.stop()
+
+
+# --- file permissions ------------------------------------------------------------------------
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.mark.socket
+def test_sessions_and_snapshots_are_private_and_loose_files_are_warned_about(world):
+    env, heili = world["env"], world["servers"][0]
+    os.umask(0o022)
+    libcli(env, "card", "add", "kr", "--library", "heili", "--number", "55550000",
+           "--url", heili.url, "--pin-stdin", stdin=CANARY + "\n")
+    assert libcli(env, "loans").returncode == 0
+    cache, config = Path(env["LIBCLI_CACHE_DIR"]), Path(env["LIBCLI_CONFIG_DIR"])
+    sessions = list((cache / "sessions").glob("*.json"))
+    snapshots = list((cache / "snapshots").glob("*.json"))
+    assert sessions and snapshots
+    for f in sessions + snapshots + [config / "cards.json"]:
+        assert _mode(f) == 0o600, f
+    for d in (cache, cache / "sessions", cache / "snapshots", config):
+        assert _mode(d) == 0o700, d
+    # Looser files are warned about, by name.
+    sessions[0].chmod(0o644)
+    (config / "cards.json").chmod(0o640)
+    done = libcli(env, "loans")
+    assert done.returncode == 0
+    assert f"{config / 'cards.json'} is readable by other users" in done.stderr
+    assert f"{sessions[0]} is readable by other users" in done.stderr
+
+
+# --- TLS ---------------------------------------------------------------------------------------------
+
+
+INSECURE_ENV = {"PYTHONHTTPSVERIFY": "0", "LIBCLI_INSECURE": "1", "LIBCLI_VERIFY": "0",
+                "LIBCLI_NO_VERIFY": "1", "HTTPX_VERIFY": "0", "CURL_CA_BUNDLE": "",
+                "REQUESTS_CA_BUNDLE": "", "SSL_NO_VERIFY": "1"}
+
+
+def _ssl_context(client_or_transport) -> ssl.SSLContext:
+    transport = getattr(client_or_transport, "_transport", client_or_transport)
+    return transport._pool._ssl_context
+
+
+def test_tls_verification_is_on_and_no_variable_switches_it_off(monkeypatch):
+    from libcli.account import AccountService
+    from libcli.http import make_client
+    from libcli.model import Card
+
+    for k, v in INSECURE_ENV.items():
+        monkeypatch.setenv(k, v)
+    ctx = _ssl_context(make_client("https://heili.finna.fi"))
+    assert ctx.verify_mode == ssl.CERT_REQUIRED and ctx.check_hostname
+
+    async def shared():
+        card = Card("c", "heili", "1")
+        async with AccountService(pin_source=lambda c: "x").open([card]) as run:
+            return _ssl_context(run.backends["c"].client._transport)
+
+    ctx = asyncio.run(shared())
+    assert ctx.verify_mode == ssl.CERT_REQUIRED and ctx.check_hostname
+
+
+def test_no_option_turns_tls_verification_off():
+    from click.testing import CliRunner
+
+    from libcli.cli import COMMANDS, cli
+
+    for name in COMMANDS:
+        result = CliRunner().invoke(cli, [name, "--help"])
+        text = result.output.lower()
+        for word in ("insecure", "no-verify", "verify", "--no-tls", "ssl"):
+            assert word not in text, (name, word)
+
+
+@pytest.fixture(scope="module")
+def self_signed(tmp_path_factory):
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    import ipaddress
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .sign(key, hashes.SHA256()))
+    d = tmp_path_factory.mktemp("tls")
+    (d / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (d / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                                  serialization.PrivateFormat.PKCS8,
+                                                  serialization.NoEncryption()))
+    return str(d / "cert.pem"), str(d / "key.pem")
+
+
+@pytest.mark.socket
+def test_an_untrusted_certificate_is_refused_and_no_pin_is_sent(self_signed, memory_keyring,
+                                                                monkeypatch):
+    from click.testing import CliRunner
+
+    from libcli import http
+    from libcli.cli import cli
+
+    monkeypatch.setattr(http, "BACKOFF_SECONDS", 0.0)
+    for k, v in INSECURE_ENV.items():
+        monkeypatch.setenv(k, v)
+    lib, patron = canary_library("heili")
+    server = LiveServer.__new__(LiveServer)
+    server.view, server.library = "heili", lib
+    from libcli.sandbox.app import Options, create_app
+    from libcli.sandbox.store import Store
+
+    server.options = Options()
+    logins = []
+    server.app = create_app("heili", library=lib, options=server.options, store=Store(None))
+    server.fault("count", "/MyResearch/Home", method="POST", times=None)
+    server._start(*self_signed)
+    try:
+        runner = CliRunner()
+        r = runner.invoke(cli, ["card", "add", "tls", "--library", "heili", "--number",
+                                patron.card, "--url", server.url, "--pin-stdin"],
+                          input=CANARY + "\n")
+        assert r.exit_code == 0, r.output
+        r = runner.invoke(cli, ["loans"])
+        assert r.exit_code == 5, r.output
+        assert "certificate" in r.stderr.lower()
+        assert server.options.faults[0].hits == 0  # no login post reached the server
+    finally:
+        server.stop()
+
+
+def test_plain_http_is_refused_except_to_this_machine(memory_keyring):
+    from click.testing import CliRunner
+
+    from libcli.cli import cli
+
+    runner = CliRunner()
+    for url in ("http://heili.finna.fi", "http://10.0.0.1:8000", "ftp://heili.finna.fi",
+                "javascript:alert(1)"):
+        r = runner.invoke(cli, ["card", "add", "x", "--library", "heili", "--number", "1",
+                                "--url", url, "--pin-stdin"], input="1234\n")
+        assert r.exit_code != 0 and "refusing" in r.stderr, (url, r.output)
+    for i, url in enumerate(("http://127.0.0.1:8000", "http://localhost:8000",
+                             "http://[::1]:8000")):
+        r = runner.invoke(cli, ["card", "add", f"ok{i}", "--library", "heili",
+                                "--number", str(100 + i), "--url", url, "--pin-stdin"],
+                          input="1234\n")
+        assert r.exit_code == 0, (url, r.output)
