@@ -94,3 +94,13 @@ def test_paged_loans_after_the_session_expired():
     loans = run(b.loans())
     assert len(loans) == 120 and len({l.id for l in loans}) == 120
     assert b._pin.calls == 2
+
+
+def test_cold_status_is_three_round_trips():
+    """Form, login post, then loans, holds and fees together."""
+    d = demo("helmet")
+    tracking = Tracking(d.app)
+    d.app = tracking
+    b = d.backend()
+    run(whole_account(b))
+    assert b.requests == 5 and tracking.peak == 3

@@ -360,7 +360,10 @@ def test_a_failing_redirect_after_a_post_does_not_send_the_post_again(respx_mock
         httpx.Response(200, html=LOGIN)] + [httpx.Response(500)] * 8)
     login = respx_mock.post("/MyResearch/Home").respond(
         302, headers={"Location": "/MyResearch/CheckedOut"})
-    with pytest.raises(Unreachable, match="outcome is unknown"):
+    # A cold read posts the login without following its redirect (the other
+    # reads of the card go out with the follow-up GET), so the failing GET is
+    # an ordinary read; either way the POST is not sent again.
+    with pytest.raises(Unreachable, match="outcome is unknown|did not answer"):
         run(backend().loans())
     assert login.call_count == 1
 

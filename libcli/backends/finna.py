@@ -136,8 +136,9 @@ class FinnaBackend(Backend):
             return  # already logged in: UserLogin redirected home
         await self._login_with(tree, page)
 
-    async def _login_with(self, tree, page: http.Page) -> http.Page:
-        """Post the login form found on ``page``; return the page it leads to.
+    async def _login_with(self, tree, page: http.Page, *, follow: bool = True) -> http.Page:
+        """Post the login form found on ``page``; return the page it leads to
+        (with ``follow=False``: the post's own redirect answer on success).
 
         A "technical error" refusal (a stale or refused CSRF token) is not
         about the PIN: the refusal page carries a fresh form, which is posted
@@ -156,8 +157,15 @@ class FinnaBackend(Backend):
             data.append((form.username, self.card.number))
             data.append((form.password, self._pin()))
             action = urljoin(page.url, form.action or "/MyResearch/Home")
-            result = await self._fetch("POST", action, data=data)
+            result = await self._fetch("POST", action, data=data, follow=follow)
             del data
+            if not follow and 300 <= result.status < 400 and result.headers.get("location"):
+                target = urljoin(result.url, result.headers["location"])
+                if not http.same_site(target, result.url):
+                    raise UnsafeAddress(
+                        f"the library redirected the login to another host "
+                        f"({urlsplit(target).hostname}); libcli does not follow it")
+                return result  # logged in: the new session cookie is in the jar
             rtree = self._tree(result, pages.LOGIN_PAGE)
             if pages.is_login_page(rtree):
                 reason = pages.login_refusal(rtree)
@@ -191,7 +199,16 @@ class FinnaBackend(Backend):
         if fetched is None and (not len(self.client.cookies) or self._login_lock.locked()):
             async with self._login_lock:
                 if not len(self.client.cookies):
-                    return await self._account_read(url, what, is_page, None, None, locked=True)
+                    page = await self._fetch("GET", url)
+                    tree = self._tree(page, what)
+                    if not pages.is_login_page(tree):
+                        return await self._account_read(url, what, is_page, page, None,
+                                                        locked=True)
+                    # Log in without following the post's redirect: the other
+                    # reads of this card and this one's own page then go out
+                    # together once the lock is released (3 round trips cold).
+                    await self._login_with(tree, page, follow=False)
+                    self._login_generation += 1
         return await self._account_read(url, what, is_page, fetched, generation, locked=False)
 
     async def _account_read(self, url: str, what: str, is_page, fetched: http.Page | None,
