@@ -10,8 +10,6 @@ This is the library API the CLI calls; it knows nothing of click.
 
 from __future__ import annotations
 
-import hashlib
-import logging
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
@@ -24,7 +22,17 @@ if TYPE_CHECKING:  # imported where used: completion reads snapshots without the
     from libcli.model import Card, Hold, Loan
     from libcli.policy import Consortium
 
-log = logging.getLogger("libcli.account")
+class _Log:
+    """logging.getLogger("libcli.account"), imported on first use: shell
+    completion reads snapshots through this module and logs nothing."""
+
+    def __getattr__(self, name: str):
+        import logging
+
+        return getattr(logging.getLogger("libcli.account"), name)
+
+
+log = _Log()
 T = TypeVar("T")
 SESSION_VERSION = 1
 SNAPSHOT_VERSION = 1
@@ -60,6 +68,8 @@ def base_url(card: Card, consortium: Consortium) -> str:
 def session_path(card: Card, url: str) -> Path:
     # Keyed by library, number and address: a card pointed elsewhere never
     # reuses another site's cookies; renaming a card keeps its session.
+    import hashlib
+
     key = hashlib.sha1(f"{card.library}\0{card.number}\0{url}".encode()).hexdigest()[:16]
     return storage.cache_dir() / "sessions" / f"{card.library}-{key}.json"
 
