@@ -374,6 +374,17 @@ class FinnaBackend(Backend):
     async def renew_all(self) -> list[RenewResult]:
         return await self._renew(None, renew_all=True)
 
+    def _read_back(self, tree, group, requested, results, unclear: str) -> None:
+        """After a renew post of unclear outcome: a loan whose due date moved
+        was renewed; the others are reported with `unclear`, never re-posted."""
+        after = {r.key: r for r in pages.parse_loans(tree).loans}
+        for i, raw in group:
+            now = after.get(raw.key)
+            if now is not None and now.due_date > raw.due_date:
+                results[i] = self._result(requested[i], True, due=now.due_date)
+            else:
+                results[i] = self._result(requested[i], False, message=unclear)
+
     def _result(self, loan: Loan | pages.RawLoan, renewed: bool, *, due: date | None = None,
                 message: str | None = None) -> RenewResult:
         loan_id = loan.id if isinstance(loan, Loan) else self._to_loan(loan).id
@@ -420,13 +431,7 @@ class FinnaBackend(Backend):
                 # The post may or may not have reached the library: read the
                 # account again and report what it shows; never post again.
                 _, tree = await self._account(url, pages.LOANS_PAGE, pages.is_loans_page)
-                after = {r.key: r for r in pages.parse_loans(tree).loans}
-                for i, raw in group:
-                    now = after.get(raw.key)
-                    if now is not None and now.due_date > raw.due_date:
-                        results[i] = self._result(requested[i], True, due=now.due_date)
-                    else:
-                        results[i] = self._result(requested[i], False, message=ANSWER_LOST)
+                self._read_back(tree, group, requested, results, ANSWER_LOST)
                 continue
             tree = self._tree(page, pages.LOANS_PAGE)
             if pages.is_login_page(tree):
@@ -436,13 +441,7 @@ class FinnaBackend(Backend):
                 if not pages.is_loans_page(tree):
                     page = await self._fetch("GET", url)
                     tree = self._tree(page, pages.LOANS_PAGE)
-                after = {r.key: r for r in pages.parse_loans(tree).loans}
-                for i, raw in group:
-                    now = after.get(raw.key)
-                    if now is not None and now.due_date > raw.due_date:
-                        results[i] = self._result(requested[i], True, due=now.due_date)
-                    else:
-                        results[i] = self._result(requested[i], False, message=SESSION_EXPIRED)
+                self._read_back(tree, group, requested, results, SESSION_EXPIRED)
                 continue
             answer = pages.parse_loans(tree)
             after = {r.key: r for r in answer.loans}

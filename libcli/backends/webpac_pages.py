@@ -396,21 +396,8 @@ def parse_items(text: str) -> ItemsPage:
     ) or tree.css_first("th.patFuncTitle")
     if count_node is not None:
         out.stated_count = _count(node_text(count_node))
-    if not rows:
-        if has_no_entries(tree) or (no_entries_text(tree) and tree.css_first("table.patFunc") is None):
-            return out
-        if tree.css_first("table.patFunc") is None:
-            raise PageNotUnderstood(page, "the table of checked-out items (table.patFunc)")
-        raise PageNotUnderstood(page, "the item rows (tr.patFuncEntry)")
-    for index, row in enumerate(rows):
-        out.rows.append(_item_row(row, index, page))
-    if out.stated_count is not None and out.stated_count != len(out.rows):
-        raise PageNotUnderstood(
-            page, f"{len(out.rows)} item rows where the page states {out.stated_count}"
-        )
-    keys = [r.item for r in out.rows]
-    if len(set(keys)) != len(keys):
-        raise PageNotUnderstood(page, "distinct item records (one appears twice)")
+    out.rows = _table_rows(tree, rows, page, "checked-out items", "item", _item_row,
+                           out.stated_count, key=lambda r: r.item)
     return out
 
 
@@ -509,23 +496,29 @@ def parse_holds(text: str) -> HoldsPage:
         "th.patFuncTitle")
     if count_node is not None:
         out.stated_count = _count(node_text(count_node))
-    rows = tree.css("tr.patFuncEntry")
+    out.rows = _table_rows(tree, tree.css("tr.patFuncEntry"), page, "holds", "hold", _hold_row,
+                           out.stated_count, key=lambda r: r.key)
+    return out
+
+
+def _table_rows(tree, rows, page: str, table: str, kind: str, parse_row, stated: int | None,
+                *, key) -> list:
+    """The rows of an items or holds table, checked: a missing table, a row
+    count other than the page states, or a record twice is a parse error;
+    no rows is an empty account only where the page says so."""
     if not rows:
         if has_no_entries(tree) or (no_entries_text(tree) and tree.css_first("table.patFunc") is None):
-            return out
+            return []
         if tree.css_first("table.patFunc") is None:
-            raise PageNotUnderstood(page, "the table of holds (table.patFunc)")
-        raise PageNotUnderstood(page, "the hold rows (tr.patFuncEntry)")
-    for index, row in enumerate(rows):
-        out.rows.append(_hold_row(row, index, page))
-    if out.stated_count is not None and out.stated_count != len(out.rows):
-        raise PageNotUnderstood(
-            page, f"{len(out.rows)} hold rows where the page states {out.stated_count}"
-        )
-    keys = [r.key for r in out.rows]
+            raise PageNotUnderstood(page, f"the table of {table} (table.patFunc)")
+        raise PageNotUnderstood(page, f"the {kind} rows (tr.patFuncEntry)")
+    parsed = [parse_row(row, index, page) for index, row in enumerate(rows)]
+    if stated is not None and stated != len(parsed):
+        raise PageNotUnderstood(page, f"{len(parsed)} {kind} rows where the page states {stated}")
+    keys = [key(r) for r in parsed]
     if len(set(keys)) != len(keys):
-        raise PageNotUnderstood(page, "distinct hold records (one appears twice)")
-    return out
+        raise PageNotUnderstood(page, f"distinct {kind} records (one appears twice)")
+    return parsed
 
 
 def _hold_row(row: LexborNode, index: int, page: str) -> HoldRow:
