@@ -107,7 +107,7 @@ def test_loans_and_renew_of_one_card_at_once_both_finish(isolated, tmp_path):
                      "--url", server.url, "--pin-stdin")
         add.communicate("1234\n", timeout=60)
         assert add.returncode == 0
-        for _ in range(4):
+        for _ in range(2):
             procs = [libcli("loans", "--json"), libcli("renew", "--all", "--json"),
                      libcli("loans", "--json"), libcli("status", "--json")]
             outs = [p.communicate(timeout=120) for p in procs]

@@ -174,6 +174,18 @@ def test_renew_that_did_not_reach_the_library_is_reported_not_renewed(heili, act
     assert res["renewed"] is False and "try again" in res["message"]
 
 
+def test_renew_post_that_times_out_is_sent_once_and_reported(heili, monkeypatch):
+    # The library takes the post only after the client gave up waiting.
+    monkeypatch.setattr(http, "TIMEOUT", httpx.Timeout(0.3))
+    loan = renewable_loan(heili)
+    loan_id = loan_id_of(heili.library.title_of(loan).title)
+    fault = heili.fault("delay", LOANS, method="POST", delay_ms=1000)
+    doc, result = run_json("renew", loan_id, expect=ExitCode.PARTIAL)
+    assert fault.hits == 1
+    [res] = doc["results"]
+    assert res["renewed"] is False and "try again" in res["message"]
+
+
 def test_cancel_whose_answer_is_lost_reports_what_the_library_did(heili):
     holds, _ = run_json("holds")
     waiting = next(h for h in holds["holds"] if h["status"] == "waiting")
@@ -328,6 +340,19 @@ def test_lost_answer_to_a_payment_start_never_starts_a_second_one(heili):
     assert "in progress" in again.stderr
     assert len(heili.library.payments) == 1
     assert fault.hits == 1  # the second run did not even post
+
+
+@pytest.mark.parametrize("body", ["pay=", "pay-confirm="])
+@pytest.mark.parametrize("action", ["drop", "error"])
+def test_payment_post_that_did_not_reach_the_library_starts_nothing(heili, body, action):
+    fault = heili.fault(action, FINES, method="POST", body=body)
+    result = run("pay", "--card", "me", "--yes", "--no-browser", "--no-wait")
+    assert result.exit_code in (ExitCode.UNREACHABLE, ExitCode.ERROR), result.stderr
+    assert fault.hits == 1 and not heili.library.payments
+    # Nothing started, so the next run may pay.
+    again = run("pay", "--card", "me", "--yes", "--no-browser", "--no-wait")
+    assert again.exit_code == 0, again.stderr
+    assert len(heili.library.payments) == 1
 
 
 def test_amount_changed_between_fees_and_pay_stops_the_payment(heili):

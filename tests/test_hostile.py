@@ -176,6 +176,26 @@ def test_a_login_redirected_to_another_host_is_not_followed(status):
     assert {call.request.url.host for call in respx.calls} == {"lib.example"}
 
 
+@pytest.mark.parametrize("method,status", [("GET", 302), ("POST", 302), ("POST", 307),
+                                           ("POST", 308)])
+@respx.mock
+def test_http_never_follows_a_redirect_to_another_host(method, status):
+    """The shared rule in libcli.http, under every backend: a 307/308 would
+    send the form (the PIN) again, to wherever the Location says."""
+    respx.route(method=method, host="lib.example").respond(
+        status, headers={"Location": "https://evil.example/MyResearch/Home"})
+    evil = respx.route(host="evil.example").respond(200, html="<html></html>")
+
+    async def go():
+        async with http.make_client(BASE) as client:
+            await http.request(client, method, "MyResearch/Home",
+                               data=[("username", "1"), ("password", PIN)])
+
+    with pytest.raises(UnsafeAddress, match="another host"):
+        run(go())
+    assert evil.call_count == 0
+
+
 @respx.mock
 def test_a_redirect_to_plain_http_is_refused():
     respx.get(f"{BASE}/MyResearch/CheckedOut").respond(
