@@ -81,8 +81,10 @@ SEARCH_URL = "api/v1/search"
 SEARCH_FIELDS = ("id", "title", "nonPresenterAuthors", "year", "formats")
 LANGUAGES = ("fi", "sv", "en-gb", "se")
 
-ANSWER_LOST = ("the library's answer was lost and the account shows no change; "
-               "try again")
+# The library may still act on a post whose answer was lost, so the advice is
+# to look before renewing again (a second renewal would use up another one).
+ANSWER_LOST = ("the library's answer was lost and the account shows no change yet; "
+               "check with `libcli loans` before renewing again")
 # The label of a loan without a renew checkbox ("cannot renew"), in fi, sv, en.
 CANNOT_RENEW = frozenset({"ei voi uusia", "kan inte förnya", "cannot renew"})
 
