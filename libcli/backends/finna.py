@@ -82,9 +82,9 @@ SEARCH_FIELDS = ("id", "title", "nonPresenterAuthors", "year", "formats")
 LANGUAGES = ("fi", "sv", "en-gb", "se")
 
 # The library may still act on a post whose answer was lost, so the advice is
-# to look before renewing again (a second renewal would use up another one).
+# to look before trying again (a second renewal would use up another one).
 ANSWER_LOST = ("the library's answer was lost and the account shows no change yet; "
-               "check with `libcli loans` before renewing again")
+               "look again (libcli loans, libcli holds) before you try again")
 # The label of a loan without a renew checkbox ("cannot renew"), in fi, sv, en.
 CANNOT_RENEW = frozenset({"ei voi uusia", "kan inte förnya", "cannot renew"})
 
