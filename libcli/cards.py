@@ -214,10 +214,14 @@ def _unknown(name: str, cards: dict[str, Card]) -> str:
 
 def keyring_backend():
     """The usable keyring backend, or raise NoKeyringError with the ways out."""
-    import keyring
-    import keyring.backends.fail
+    try:
+        import keyring
+        import keyring.backends.fail
 
-    backend = keyring.get_keyring()
+        backend = keyring.get_keyring()
+    except Exception as exc:  # e.g. PYTHON_KEYRING_BACKEND names a missing module
+        raise NoKeyringError(f"the keyring could not be loaded ({type(exc).__name__}: {exc})",
+                             hint=NO_KEYRING_HINT) from None
     names = {type(backend).__module__ + "." + type(backend).__name__}
     chained = getattr(backend, "backends", None)
     if chained is not None and not chained:

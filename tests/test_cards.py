@@ -165,3 +165,16 @@ def test_failed_config_write_removes_the_stored_pin(memory_keyring, monkeypatch)
                         store_pin=lambda c: cards_mod.store_pin(c, PIN),
                         forget_pin=cards_mod.forget_pin)
     assert memory_keyring.store == {}
+
+
+def test_a_keyring_that_cannot_be_loaded_is_a_clear_error(monkeypatch):
+    import keyring.core
+
+    def broken():
+        raise ModuleNotFoundError("No module named 'keyrings'")
+
+    monkeypatch.setattr(keyring.core, "get_keyring", broken)
+    monkeypatch.setattr("keyring.get_keyring", broken)
+    result = add()
+    assert result.exit_code == 1
+    assert "the keyring could not be loaded" in result.stderr and "--pin-command" in result.stderr
