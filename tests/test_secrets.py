@@ -397,3 +397,19 @@ def test_plain_http_is_refused_except_to_this_machine(memory_keyring):
                                 "--number", str(100 + i), "--url", url, "--pin-stdin"],
                           input="1234\n")
         assert r.exit_code == 0, (url, r.output)
+
+
+def test_loopback_http_cards_skip_the_ca_bundle_but_never_verification():
+    from libcli.account import AccountService
+    from libcli.model import Card
+
+    async def contexts():
+        cards = [Card("local", "heili", "1", url="http://127.0.0.1:9/"), Card("real", "heili", "2")]
+        async with AccountService(pin_source=lambda c: "x").open(cards) as run:
+            return [_ssl_context(run.backends[n].client._transport) for n in ("local", "real")]
+
+    local, real = asyncio.run(contexts())
+    for ctx in (local, real):
+        assert ctx.verify_mode == ssl.CERT_REQUIRED and ctx.check_hostname
+    assert local.cert_store_stats()["x509_ca"] == 0  # trusts nothing: fails closed
+    assert real.cert_store_stats()["x509_ca"] > 0
