@@ -335,3 +335,30 @@ def test_login_hold_and_terms_parsers_on_junk_raise_only_page_not_understood(jun
             parse(junk)
         except PageNotUnderstood:
             pass
+
+
+def test_the_cheap_depth_bound_never_undercounts():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from libcli.markup import _depth_bound, nesting_depth
+
+    tags = st.sampled_from(["<div>", "</div>", "<br>", "<input name=a>", "<!-- c -->", "<p>",
+                            "</p>", "<colgroup>", "<meter>", "text", "<", "</"])
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(tags, max_size=3000), st.integers(min_value=0, max_value=20))
+    def check(parts, pad):
+        text = ("x" * pad).join(parts)
+        assert _depth_bound(text) >= nesting_depth(text)
+
+    check()
+
+
+def test_junk_closing_marks_cannot_hide_deep_nesting():
+    from libcli.markup import MAX_DEPTH, check_depth
+
+    # "</<" is text to an HTML parser, not a closing tag.
+    page = ("<div>" + "</<" * 3) * (MAX_DEPTH + 500)
+    with pytest.raises(PageNotUnderstood, match="nested more than"):
+        check_depth(page)
