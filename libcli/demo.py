@@ -1,6 +1,5 @@
 """The client side of `libcli demo`: which cards the demo sets up, their
-public demo PINs, and the stand-in for the person who pays at the simulated
-payment provider. The demo library itself is `libcli.sandbox`; demo cards
+public demo PINs. The demo library itself is `libcli.sandbox`; demo cards
 reach it in-process (no network) through `libcli.sandbox.demo`.
 """
 
@@ -34,20 +33,3 @@ def demo_pin(number: str) -> str:
         if patron.card == number:
             return patron.pin
     raise PinError(f"card {number} is not a demo library card")
-
-
-async def complete_demo_payment(client, url: str) -> None:
-    """Press "Pay" on the demo library's simulated provider page, as the
-    patron would in a browser (the in-process demo has no browser to open)."""
-    from libcli import http
-    from libcli.backends.finna_pages import tree_of
-    from libcli.errors import PageNotUnderstood
-
-    page = await http.request(client, "GET", url)
-    form = tree_of(page.text).css_first("form#provider-form")
-    if form is None:
-        raise PageNotUnderstood("demo payment provider", "form#provider-form")
-    data = [(i.attributes.get("name"), i.attributes.get("value") or "")
-            for i in form.css("input[type=hidden]")]
-    data.append(("action", "pay"))
-    await http.request(client, "POST", form.attributes.get("action") or url, data=data)

@@ -20,7 +20,7 @@ from libcli import http
 from libcli.cli import cli
 from libcli.errors import ExitCode
 from libcli.model import FeeType
-from libcli.sandbox.circulation import Clock, Patron
+from libcli.sandbox.circulation import Clock
 from libcli.sandbox.seed import add_big_account, build_library
 from tests.helpers.live_server import LiveServer
 

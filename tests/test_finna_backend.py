@@ -13,9 +13,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import date
 
-import httpx
 import pytest
 
 from tests.finna_sandbox import LANGS, TODAY, VARIANTS, VIEWS, demo

@@ -21,7 +21,7 @@ from libcli.backends import finna_pages, webpac_pages
 from libcli.backends.finna import FinnaBackend
 from libcli.cli import cli
 from libcli.errors import LibcliError, PageNotUnderstood, Unreachable, UnsafeAddress
-from libcli.model import Card, Money, PaymentStart
+from libcli.model import Card, PaymentStart
 from libcli.payment import check_payment_url
 from libcli.policy import consortia
 from libcli.sandbox.circulation import Clock

@@ -16,7 +16,6 @@ import traceback
 from datetime import date, timedelta
 from pathlib import Path
 
-import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.responses import HTMLResponse
@@ -24,7 +23,7 @@ from starlette.routing import Route
 
 from libcli.errors import LibcliError
 from libcli.model import FeeType
-from libcli.sandbox.circulation import Clock, HoldStatus
+from libcli.sandbox.circulation import Clock
 from libcli.sandbox.seed import add_big_account, build_library
 from tests.helpers.live_server import LiveServer, Serve
 
@@ -362,7 +361,6 @@ def test_an_untrusted_certificate_is_refused_and_no_pin_is_sent(self_signed, mem
     from libcli.sandbox.store import Store
 
     server.options = Options()
-    logins = []
     server.app = create_app("heili", library=lib, options=server.options, store=Store(None))
     server.fault("count", "/MyResearch/Home", method="POST", times=None)
     server._start(*self_signed)

@@ -769,6 +769,19 @@ def _last_page(tree: LexborHTMLParser) -> int:
     return last
 
 
+def _check_empty(tree, total: int | None, what: str, page: str, missing: str) -> None:
+    """A list without rows is an empty account only where the page says so:
+    not a card the library does not serve, an outage, or a count above zero."""
+    notice = support_notice(tree)
+    if notice:
+        from libcli.errors import NotSupported
+
+        raise NotSupported(f"the library does not list {what} for this card online: {notice}")
+    _refuse_empty_with_error(tree, what)
+    if total not in (0, None) or (total is None and not says_no_items(tree)):
+        raise PageNotUnderstood(page, missing)
+
+
 def parse_loans(html: str | LexborHTMLParser) -> LoansPage:
     tree = tree_of(html)
     if not is_loans_page(tree):
@@ -780,14 +793,7 @@ def parse_loans(html: str | LexborHTMLParser) -> LoansPage:
     _set_ordinals(loans)
     total = header_count(tree)
     if not loans:
-        notice = support_notice(tree)
-        if notice:
-            from libcli.errors import NotSupported
-
-            raise NotSupported(f"the library does not list loans for this card online: {notice}")
-        _refuse_empty_with_error(tree, "loans")
-        if total not in (0, None) or (total is None and not says_no_items(tree)):
-            raise PageNotUnderstood(LOANS_PAGE, "no loan rows, and no 'no items' notice")
+        _check_empty(tree, total, "loans", LOANS_PAGE, "no loan rows, and no 'no items' notice")
     else:
         if total is None:
             raise PageNotUnderstood(LOANS_PAGE, "the item count in the page header")
@@ -940,14 +946,7 @@ def parse_holds(html: str | LexborHTMLParser) -> HoldsPage:
     _set_ordinals(holds)
     total = header_count(tree)
     if not holds:
-        notice = support_notice(tree)
-        if notice:
-            from libcli.errors import NotSupported
-
-            raise NotSupported(f"the library does not list holds for this card online: {notice}")
-        _refuse_empty_with_error(tree, "holds")
-        if total not in (0, None) or (total is None and not says_no_items(tree)):
-            raise PageNotUnderstood(HOLDS_PAGE, "no hold rows, and no 'no holds' notice")
+        _check_empty(tree, total, "holds", HOLDS_PAGE, "no hold rows, and no 'no holds' notice")
     elif total is None:
         raise PageNotUnderstood(HOLDS_PAGE, "the hold count in the page header")
     elif total != len(holds):

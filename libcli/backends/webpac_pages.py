@@ -401,6 +401,19 @@ def parse_items(text: str) -> ItemsPage:
     return out
 
 
+def _title_cell(row: LexborNode, page: str, where: str) -> tuple[str, str | None, str | None]:
+    """Title, author and bib record of an items or holds row (both markups)."""
+    cell = row.css_first("td.patFuncTitle") or row.css_first("th.patFuncBibTitle")
+    if cell is None:
+        raise PageNotUnderstood(page, f"the title cell in {where}")
+    title, author = split_title(title_text(cell))
+    if not title:
+        raise PageNotUnderstood(page, f"the title in {where}")
+    link = cell.css_first("a[href]")
+    m = RECORD_LINK.search(link.attributes.get("href") or "") if link is not None else None
+    return title, author, (m.group(1) if m else None)
+
+
 def _item_row(row: LexborNode, index: int, page: str) -> ItemRow:
     where = f"row {index + 1}"
     mark = None
@@ -415,17 +428,7 @@ def _item_row(row: LexborNode, index: int, page: str) -> ItemRow:
             break
     if mark is None or not item or not ITEM_VALUE.match(item):
         raise PageNotUnderstood(page, f"the renew checkbox with the item record in {where}")
-    title_cell = row.css_first("td.patFuncTitle") or row.css_first("th.patFuncBibTitle")
-    if title_cell is None:
-        raise PageNotUnderstood(page, f"the title cell in {where}")
-    title, author = split_title(title_text(title_cell))
-    if not title:
-        raise PageNotUnderstood(page, f"the title in {where}")
-    link = title_cell.css_first("a[href]")
-    record = None
-    if link is not None:
-        m = RECORD_LINK.search(link.attributes.get("href") or "")
-        record = m.group(1) if m else None
+    title, author, record = _title_cell(row, page, where)
     status = row.css_first("td.patFuncStatus")
     if status is None:
         raise PageNotUnderstood(page, f"the status cell of '{title}'")
@@ -533,17 +536,7 @@ def _hold_row(row: LexborNode, index: int, page: str) -> HoldRow:
             cancel_name, key = name, m.group(1)
         if "freeze" in name and "checked" in inp.attributes:
             frozen = True
-    title_cell = row.css_first("td.patFuncTitle") or row.css_first("th.patFuncBibTitle")
-    if title_cell is None:
-        raise PageNotUnderstood(page, f"the title cell in {where}")
-    title, author = split_title(title_text(title_cell))
-    if not title:
-        raise PageNotUnderstood(page, f"the title in {where}")
-    link = title_cell.css_first("a[href]")
-    record = None
-    if link is not None:
-        m = RECORD_LINK.search(link.attributes.get("href") or "")
-        record = m.group(1) if m else None
+    title, author, record = _title_cell(row, page, where)
     if key is None:
         key = record
     if key is None:

@@ -130,8 +130,6 @@ def hold_place(record, card, pickup, as_json):
       libcli hold place helmet.1234567 --card mine --pickup Oodi
       libcli hold place heili.998877 --card kid
     """
-    import sys
-
     from libcli.account import AccountService
     from libcli.errors import NotSupported
 

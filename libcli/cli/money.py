@@ -9,17 +9,19 @@ import click
 
 from libcli.cli import common, output
 from libcli.cli.options import card_option, json_option, single_card_option
-from libcli.errors import LibcliError, Refused, UsageError
+from libcli.errors import LibcliError, Refused
 
 POLL_SECONDS = 3.0
 
 
 async def balance_and_risk(backend):
     """The card's fees, and the loans when the rules ban borrowing on lateness."""
-    balance = await backend.fees()
-    loans = None
-    if backend.policy.borrowing_ban.overdue_days is not None:
-        loans = await backend.loans()
+    if backend.policy.borrowing_ban.overdue_days is None:
+        return await backend.fees(), None
+    import asyncio
+
+    # Both pages at once; the backend shares one login between them.
+    balance, loans = await asyncio.gather(backend.fees(), backend.loans())
     return balance, loans
 
 
@@ -127,8 +129,6 @@ def pay(card, yes, no_browser, no_wait, timeout, amount, as_json):
       libcli pay --card mine --yes --no-browser --amount 4.30
       libcli pay --card tallinn-card          # bank-transfer details
     """
-    import asyncio
-
     from libcli.account import AccountService
     from libcli.payment import (bank_transfer_json, bank_transfer_text, check_payment_url,
                                 ensure_payable, registered)
@@ -184,10 +184,10 @@ def pay(card, yes, no_browser, no_wait, timeout, amount, as_json):
             else:
                 click.echo(url)
             if chosen.demo:
-                from libcli.demo import complete_demo_payment
+                from libcli.sandbox.demo import pay_at_provider
 
                 output.info("Demo library: paying at the simulated payment provider.")
-                await complete_demo_payment(backend.client, url)
+                await pay_at_provider(backend.client, url)
             elif not no_browser:
                 import webbrowser
 

@@ -82,3 +82,19 @@ def demo_app(state_file: Path | None, options=None) -> HostDispatch:
 
 def demo_transport(state_file: Path | None, options=None) -> httpx.AsyncBaseTransport:
     return httpx.ASGITransport(app=demo_app(state_file, options))
+
+
+async def pay_at_provider(client: httpx.AsyncClient, url: str) -> None:
+    """Press "Pay" on the simulated provider page (`url`, as the library's
+    payment redirect gave it), as the patron would in a browser: the
+    in-process demo has no browser to open."""
+    from selectolax.lexbor import LexborHTMLParser
+
+    page = await client.get(url)
+    form = LexborHTMLParser(page.text).css_first("form#provider-form")
+    if form is None:
+        raise RuntimeError("the demo payment provider page has no form#provider-form")
+    data = {i.attributes.get("name"): i.attributes.get("value") or ""
+            for i in form.css("input[type=hidden]")}
+    data["action"] = "pay"
+    await client.post(form.attributes.get("action") or url, data=data)

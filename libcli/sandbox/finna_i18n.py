@@ -251,5 +251,5 @@ def translate(key: str, lang: str, **tokens: object) -> str:
         text = text.replace(f"%%{name}%%", str(value))
     if "{count, plural" in text and "count" in tokens:
         n = int(tokens["count"])  # type: ignore[arg-type]
-        text = f"1 item could not be renewed" if n == 1 else f"{n} items could not be renewed"
+        text = "1 item could not be renewed" if n == 1 else f"{n} items could not be renewed"
     return text

@@ -201,7 +201,8 @@ def build_library(view: str, clock: Clock | None = None, *, seed: int = 0,
     lib = Library(view, clock=clock, pickup_locations=PICKUP_LOCATIONS[view])
     rng = random.Random(f"{view}:{seed}")
     b = _Builder(lib, rng)
-    titles = [b.title(n, spec) for n, spec in enumerate(CATALOGUE, start=1)]
+    for n, spec in enumerate(CATALOGUE, start=1):
+        b.title(n, spec)
     # Extra generated titles: what --seed changes.
     for k in range(12):
         n = len(CATALOGUE) + 1 + k
