@@ -31,11 +31,14 @@ def test_root_help_imports_no_command_module():
 def test_simple_table_prints_what_tabulate_prints():
     import random
 
+    import tabulate as tabulate_module
     from tabulate import tabulate
 
     from libcli.cli.output import simple_table
 
-    pieces = ["a", "bb", " ", "é", "€", "日本", "x y", "\x1b[31mred\x1b[0m", "", "…", "1", "-3"]
+    assert tabulate_module.WIDE_CHARS_MODE  # tabulate counts columns with wcwidth
+    pieces = ["a", "bb", " ", "é", "€", "日本", "x y", "\x1b[31mred\x1b[0m", "", "…", "1", "-3",
+              "e\u0301", "õ", "한"]
     rnd = random.Random(1)
     for _ in range(2000):
         ncol = rnd.randint(1, 6)

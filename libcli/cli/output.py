@@ -84,13 +84,21 @@ _INVISIBLE = re.compile(r"\x1b\[\d*m|\x1b\[\d*\;\d*\;\d*m|\x1b\]8;;(.*?)\x1b\\")
 
 
 def _width(text: str) -> int:
+    """Terminal columns of `text`: wide (East Asian) characters take two,
+    combining marks and format characters none. Everything below U+0300
+    (ASCII and the Finnish, Swedish and Estonian letters) is one column each,
+    so the common case costs one comparison."""
     text = _INVISIBLE.sub("", text)
-    try:
-        from wcwidth import wcswidth  # wide (CJK) characters take two columns
-    except ImportError:
+    if not text or max(text) < "\u0300":
         return len(text)
-    width = wcswidth(text)
-    return width if width >= 0 else len(text)
+    import unicodedata
+
+    width = 0
+    for ch in text:
+        if unicodedata.combining(ch) or unicodedata.category(ch) in ("Mn", "Me", "Cf"):
+            continue
+        width += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+    return width
 
 
 def simple_table(headers: list[str], rows: list[list[Any]]) -> str:
