@@ -10,7 +10,8 @@ This is the library API the CLI calls; it knows nothing of click.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from msgspec import Struct
+from msgspec.structs import replace
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Generic, TypeVar
@@ -38,8 +39,7 @@ SESSION_VERSION = 1
 SNAPSHOT_VERSION = 1
 
 
-@dataclass
-class CardResult(Generic[T]):
+class CardResult(Struct, Generic[T]):
     card: Card
     value: T | None = None
     error: LibcliError | None = None

@@ -12,7 +12,7 @@ concurrent libcli processes never corrupt the file or lose a card.
 
 from __future__ import annotations
 
-import dataclasses
+from msgspec import structs
 import re
 from pathlib import Path
 from typing import Any, Callable
@@ -56,7 +56,7 @@ def validate_name(name: str) -> str:
 
 
 def _card_from(data: dict[str, Any], path: Path) -> Card:
-    fields = {f.name for f in dataclasses.fields(Card)}
+    fields = {f.name for f in structs.fields(Card)}
     try:
         return Card(**{k: v for k, v in data.items() if k in fields})
     except TypeError as exc:
@@ -144,7 +144,7 @@ class CardStore:
                         f"card {card.number} at {card.library} is already stored as '{other.name}'"
                     )
             if not cards:
-                card = dataclasses.replace(card, default=True)
+                card = structs.replace(card, default=True)
             if store_pin:
                 store_pin(card)
             try:
@@ -164,7 +164,7 @@ class CardStore:
             card = cards.pop(name)
             if card.default and cards:
                 first = next(iter(cards))
-                cards[first] = dataclasses.replace(cards[first], default=True)
+                cards[first] = structs.replace(cards[first], default=True)
             _save(self.path, cards)
             # Only once the config no longer names the card is its PIN dropped
             # (a failed write never leaves a card without its PIN), and still
@@ -184,7 +184,7 @@ class CardStore:
                 validate_name(new_name)
                 if new_name in cards:
                     raise UsageError(f"a card named '{new_name}' already exists")
-            card = dataclasses.replace(cards[name], **changes)
+            card = structs.replace(cards[name], **changes)
             cards = {(new_name if k == name else k): (card if k == name else v)
                      for k, v in cards.items()}
             _save(self.path, cards)
@@ -195,7 +195,7 @@ class CardStore:
             cards = _load(self.path)
             if name not in cards:
                 raise UsageError(_unknown(name, cards))
-            cards = {k: dataclasses.replace(v, default=(k == name)) for k, v in cards.items()}
+            cards = {k: structs.replace(v, default=(k == name)) for k, v in cards.items()}
             _save(self.path, cards)
         return cards[name]
 

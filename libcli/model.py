@@ -8,12 +8,12 @@ objects, and ``to_dict()`` gives the stable JSON shape scripts rely on
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 import hashlib
-from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
+
+from msgspec import Struct, field, structs
 
 SHORT_ID_LENGTH = 7
 
@@ -67,8 +67,7 @@ class FeeType(enum.StrEnum):
     OTHER = "other"
 
 
-@dataclass(frozen=True, order=True)
-class Money:
+class Money(Struct, frozen=True, order=True):
     cents: int
     currency: str = "EUR"
 
@@ -95,8 +94,7 @@ class Money:
         return cls(0, currency)
 
 
-@dataclass(frozen=True)
-class Card:
+class Card(Struct, frozen=True):
     """A library card as stored in the config file. Never holds the PIN."""
 
     name: str
@@ -123,8 +121,7 @@ class Card:
         }
 
 
-@dataclass(frozen=True)
-class Loan:
+class Loan(Struct, frozen=True):
     card: str
     key: str  # the backend's own stable identifier (item id, barcode)
     title: str
@@ -168,8 +165,7 @@ class Loan:
         }
 
 
-@dataclass(frozen=True)
-class Hold:
+class Hold(Struct, frozen=True):
     card: str
     key: str
     title: str
@@ -207,8 +203,7 @@ class Hold:
         }
 
 
-@dataclass(frozen=True)
-class Fee:
+class Fee(Struct, frozen=True):
     amount: Money
     fee_type: FeeType = FeeType.OTHER
     title: str | None = None
@@ -228,8 +223,7 @@ class Fee:
         }
 
 
-@dataclass(frozen=True)
-class Balance:
+class Balance(Struct, frozen=True):
     """The fees of one card as the library states them."""
 
     card: str
@@ -256,8 +250,7 @@ class Balance:
         }
 
 
-@dataclass(frozen=True)
-class RenewResult:
+class RenewResult(Struct, frozen=True):
     loan_id: str
     title: str
     renewed: bool
@@ -276,8 +269,7 @@ class RenewResult:
         }
 
 
-@dataclass(frozen=True)
-class CancelResult:
+class CancelResult(Struct, frozen=True):
     hold_id: str
     title: str
     cancelled: bool
@@ -294,8 +286,7 @@ class CancelResult:
         }
 
 
-@dataclass(frozen=True)
-class PlaceHoldResult:
+class PlaceHoldResult(Struct, frozen=True):
     record_id: str
     placed: bool
     message: str | None = None
@@ -303,21 +294,19 @@ class PlaceHoldResult:
     card: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return structs.asdict(self)
 
 
-@dataclass(frozen=True)
-class PickupLocation:
+class PickupLocation(Struct, frozen=True):
     code: str
     name: str
     default: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return structs.asdict(self)
 
 
-@dataclass(frozen=True)
-class SearchResult:
+class SearchResult(Struct, frozen=True):
     record_id: str
     title: str
     authors: tuple[str, ...] = ()
@@ -334,8 +323,7 @@ class SearchResult:
         }
 
 
-@dataclass(frozen=True)
-class PaymentStart:
+class PaymentStart(Struct, frozen=True):
     """A payment the library has opened: where the patron goes to pay."""
 
     card: str
@@ -347,8 +335,7 @@ class PaymentStart:
                 "currency": self.amount.currency}
 
 
-@dataclass(frozen=True)
-class Account:
+class Account(Struct, frozen=True):
     """A snapshot of one card's account: what `status` and the cache hold."""
 
     card: str

@@ -8,7 +8,7 @@ e-mail requirement) and explain a refusal in words.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from msgspec import Struct
 from urllib.parse import urlsplit
 
 from libcli.errors import Refused, UnsafeAddress
@@ -16,8 +16,7 @@ from libcli.model import Balance, Money
 from libcli.policy import BankTransfer, Consortium, Payability, payability
 
 
-@dataclass(frozen=True)
-class Verdict:
+class Verdict(Struct, frozen=True):
     payable: bool
     reason: str | None
     message: str | None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import tomllib
-from dataclasses import dataclass, field
+from msgspec import Struct, field
 from datetime import date
 from importlib import resources
 from typing import Any, Iterable
@@ -21,15 +21,13 @@ from libcli.model import DueStatus, FeeType, Material, Money
 DEFAULT_DUE_SOON_DAYS = 3
 
 
-@dataclass(frozen=True)
-class MaterialRule:
+class MaterialRule(Struct, frozen=True):
     loan_days: int | None = None
     renewal_limit: int | None = None
     reservable: bool = True
 
 
-@dataclass(frozen=True)
-class LateFee:
+class LateFee(Struct, frozen=True):
     cents_per_day: int | None = None
     cap_cents: int | None = None
     step_after_days: int | None = None
@@ -37,31 +35,27 @@ class LateFee:
     exempt: frozenset[Material] = frozenset()
 
 
-@dataclass(frozen=True)
-class OnlinePayment:
+class OnlinePayment(Struct, frozen=True):
     minimum_cents: int | None = None
     requires_email: bool = False
     whole_balance: bool = True
     blocking_fee_types: frozenset[FeeType] = frozenset()
 
 
-@dataclass(frozen=True)
-class BorrowingBan:
+class BorrowingBan(Struct, frozen=True):
     debt_over_cents: int | None = None
     debt_at_least_cents: int | None = None
     overdue_days: int | None = None
     old_debt_after_new_year: bool = False
 
 
-@dataclass(frozen=True)
-class BankAccount:
+class BankAccount(Struct, frozen=True):
     bank: str
     iban: str
     bic: str
 
 
-@dataclass(frozen=True)
-class BankTransfer:
+class BankTransfer(Struct, frozen=True):
     recipient: str
     reference: str
     explanation: str
@@ -69,8 +63,7 @@ class BankTransfer:
     note: str | None = None
 
 
-@dataclass(frozen=True)
-class Policy:
+class Policy(Struct, frozen=True):
     due_soon_days: int = DEFAULT_DUE_SOON_DAYS
     renewal_limit: int | None = None
     materials: dict[Material, MaterialRule] = field(default_factory=dict)
@@ -101,8 +94,7 @@ class Policy:
         return rule.loan_days if rule else None
 
 
-@dataclass(frozen=True)
-class Consortium:
+class Consortium(Struct, frozen=True):
     id: str
     name: str
     backend: str
@@ -244,8 +236,7 @@ def estimated_late_fee(
     return Money(cents, policy.currency)
 
 
-@dataclass(frozen=True)
-class Payability:
+class Payability(Struct, frozen=True):
     payable: bool
     reason: str | None = None  # a stable code for scripts
     message: str | None = None  # what a person reads

@@ -5,7 +5,7 @@ Pure functions over accounts; nothing here fetches or prints.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from msgspec import Struct, field
 from datetime import date
 
 from libcli.model import Balance, DueStatus, Hold, HoldStatus, Loan, Money
@@ -14,8 +14,7 @@ from libcli.policy import Consortium, borrowing_warnings
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
-@dataclass
-class CardAccount:
+class CardAccount(Struct):
     card: str
     consortium: Consortium
     loans: list[Loan] = field(default_factory=list)
@@ -23,8 +22,7 @@ class CardAccount:
     balance: Balance | None = None
 
 
-@dataclass
-class Digest:
+class Digest(Struct):
     due: list[tuple[Loan, str]] = field(default_factory=list)       # loan, what to do
     overdue: list[tuple[Loan, str]] = field(default_factory=list)
     ready: list[Hold] = field(default_factory=list)

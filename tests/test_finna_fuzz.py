@@ -12,7 +12,7 @@ amounts, tokens) equal to the unmangled parse; an optional field may only be
 from __future__ import annotations
 
 import asyncio
-import dataclasses
+from msgspec import structs
 import functools
 import os
 
@@ -63,9 +63,9 @@ CORE = {
 
 def items(kind: str, parsed) -> list[dict]:
     if kind == "loans":
-        return [dataclasses.asdict(l) for l in parsed.loans]
+        return [structs.asdict(l) for l in parsed.loans]
     if kind == "holds":
-        return [dataclasses.asdict(h) for h in parsed.holds]
+        return [structs.asdict(h) for h in parsed.holds]
     return list(parsed.items)
 
 

@@ -22,7 +22,7 @@ Parsing rules, because live Finna views drift between releases (§9):
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from msgspec import Struct, field
 from datetime import date
 from typing import Iterable
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -205,8 +205,7 @@ def is_catalog_login_page(tree: LexborHTMLParser) -> bool:
         "input[name=cat_password]") is not None
 
 
-@dataclass
-class Flash:
+class Flash(Struct):
     level: str  # danger, warning, info, success, default
     text: str
 
@@ -333,8 +332,7 @@ def form_fields(form: LexborNode, *, submit: str | None = None,
     return out
 
 
-@dataclass
-class LoginForm:
+class LoginForm(Struct):
     action: str | None
     fields: list[tuple[str, str]]  # everything but username and password
     targets: list[str]  # login target ids offered (select options or the hidden value)
@@ -384,16 +382,14 @@ def login_refusal(tree: LexborHTMLParser) -> str | None:
 # --- loans -------------------------------------------------------------------------
 
 
-@dataclass
-class RowResult:
+class RowResult(Struct):
     """The renewal answer printed in one loan's row after a renew post."""
 
     renewed: bool
     message: str | None = None
 
 
-@dataclass
-class RawLoan:
+class RawLoan(Struct):
     record_id: str | None
     title: str
     due_date: date
@@ -432,8 +428,7 @@ class RawLoan:
         return base if self.ordinal == 0 else f"{base}#{self.ordinal + 1}"
 
 
-@dataclass
-class LoansPage:
+class LoansPage(Struct):
     loans: list[RawLoan]
     total: int | None
     csrf: str | None
@@ -828,8 +823,7 @@ def parse_loans(html: str | LexborHTMLParser) -> LoansPage:
 # --- holds ------------------------------------------------------------------------
 
 
-@dataclass
-class RawHold:
+class RawHold(Struct):
     record_id: str | None
     title: str
     status: str  # waiting | in_transit | ready
@@ -854,8 +848,7 @@ class RawHold:
         return base if self.ordinal == 0 else f"{base}#{self.ordinal + 1}"
 
 
-@dataclass
-class HoldsPage:
+class HoldsPage(Struct):
     holds: list[RawHold]
     total: int | None
     has_form: bool
@@ -980,8 +973,7 @@ def needs_login_for_hold(html: str | LexborHTMLParser) -> bool:
     return tree_of(html).css_first("a.login-link, a[href*='CompleteLogin']") is not None
 
 
-@dataclass
-class HoldForm:
+class HoldForm(Struct):
     action: str | None
     fields: list[tuple[str, str]]
     locations: list[PickupLocation]
@@ -1026,8 +1018,7 @@ def parse_hold_form(html: str | LexborHTMLParser) -> HoldForm:
 # --- fines -------------------------------------------------------------------------
 
 
-@dataclass
-class FinesPage:
+class FinesPage(Struct):
     items: list[dict]
     total_cents: int
     count: int | None
@@ -1203,8 +1194,7 @@ def _fine_row(tr: LexborNode, cells: list[LexborNode], index: int) -> dict:
     }
 
 
-@dataclass
-class TermsForm:
+class TermsForm(Struct):
     action: str | None
     fields: list[tuple[str, str]]
     amount_cents: int | None = None  # the amount the page asks to confirm, if it shows one

@@ -24,7 +24,7 @@ and the fine charges must add up to the stated total.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from msgspec import Struct, field
 from datetime import date
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -132,8 +132,7 @@ def patron_path(url: str) -> tuple[str, str] | None:
     return (m.group(1), m.group(2)) if m else None
 
 
-@dataclass
-class LoginForm:
+class LoginForm(Struct):
     action: str  # "" = post to the page itself
     fields: dict[str, str]  # every input except the card and PIN fields
     code_field: str = "code"
@@ -237,8 +236,7 @@ def no_entries_text(tree: LexborHTMLParser) -> bool:
 # --- confirmation pages -----------------------------------------------------
 
 
-@dataclass
-class Confirmation:
+class Confirmation(Struct):
     action: str
     fields: dict[str, str]
 
@@ -282,15 +280,13 @@ _RENEW_OK = re.compile(r"\bRENEWED\b|RENEWAL SUCCESSFUL|\bPIKENDATUD\b|Now due|U
 _RESULT_TAGS = ("em", "font", "div", "strong")
 
 
-@dataclass
-class RenewOutcome:
+class RenewOutcome(Struct):
     renewed: bool
     message: str
     new_due: date | None = None
 
 
-@dataclass
-class ItemRow:
+class ItemRow(Struct):
     item: str  # item record, e.g. i1234567 (Loan.key)
     mark_name: str  # the checkbox name (renew0 / name_pfmark_cancel…)
     title: str
@@ -306,8 +302,7 @@ class ItemRow:
     notes: str = ""
 
 
-@dataclass
-class ItemsPage:
+class ItemsPage(Struct):
     rows: list[ItemRow] = field(default_factory=list)
     stated_count: int | None = None
     fail_message: str | None = None
@@ -452,8 +447,7 @@ _READY_SOON = re.compile(r"ready soon|available soon|in transit|being shelved|\b
 _READY = re.compile(r"\bready\b|\bavailable\b|check shelves|\bvalmis\b|kättesaadav", re.I)
 
 
-@dataclass
-class HoldRow:
+class HoldRow(Struct):
     key: str  # i9577894 / b2792043 (record part of the cancel field) or the bib link
     cancel_name: str | None
     title: str
@@ -470,8 +464,7 @@ class HoldRow:
     frozen: bool = False
 
 
-@dataclass
-class HoldsPage:
+class HoldsPage(Struct):
     rows: list[HoldRow] = field(default_factory=list)
     stated_count: int | None = None
 
@@ -576,16 +569,14 @@ def _hold_row(row: LexborNode, index: int, page: str) -> HoldRow:
 # --- fines ------------------------------------------------------------------
 
 
-@dataclass
-class Charge:
+class Charge(Struct):
     title: str | None
     kind: str
     cents: int
     dates: dict[str, date] = field(default_factory=dict)
 
 
-@dataclass
-class FinesPage:
+class FinesPage(Struct):
     charges: list[Charge] = field(default_factory=list)
     total_cents: int = 0
 
@@ -658,8 +649,7 @@ def request_link(text: str) -> str | None:
     return None
 
 
-@dataclass
-class RequestForm:
+class RequestForm(Struct):
     action: str
     fields: dict[str, str]
     pickup_field: str | None
