@@ -12,10 +12,11 @@ concurrent libcli processes never corrupt the file or lose a card.
 
 from __future__ import annotations
 
-from msgspec import structs
 import re
 from pathlib import Path
 from typing import Any, Callable
+
+from msgspec import structs
 
 from libcli import storage
 from libcli.errors import ConfigError, NoKeyringError, PinError, UsageError

@@ -8,8 +8,9 @@ e-mail requirement) and explain a refusal in words.
 
 from __future__ import annotations
 
-from msgspec import Struct
 from urllib.parse import urlsplit
+
+from msgspec import Struct
 
 from libcli.errors import Refused, UnsafeAddress
 from libcli.model import Balance, Money

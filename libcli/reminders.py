@@ -5,8 +5,9 @@ Pure functions over accounts; nothing here fetches or prints.
 
 from __future__ import annotations
 
-from msgspec import Struct, field
 from datetime import date
+
+from msgspec import Struct, field
 
 from libcli.model import Balance, DueStatus, Hold, HoldStatus, Loan, Money
 from libcli.policy import Consortium, borrowing_warnings

@@ -22,11 +22,11 @@ Parsing rules, because live Finna views drift between releases (§9):
 from __future__ import annotations
 
 import re
-from msgspec import Struct, field
 from datetime import date
 from typing import Iterable
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from msgspec import Struct, field
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from libcli.errors import PageNotUnderstood

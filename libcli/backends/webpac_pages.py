@@ -24,9 +24,9 @@ and the fine charges must add up to the stated total.
 from __future__ import annotations
 
 import re
-from msgspec import Struct, field
 from datetime import date
 
+from msgspec import Struct, field
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from libcli.errors import PageNotUnderstood

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from msgspec.structs import replace
 from datetime import date
 
 import click
+from msgspec.structs import replace
 
 from libcli.cli import common, output
 from libcli.cli.options import card_option, complete_ids, json_option, library_option, single_card_option

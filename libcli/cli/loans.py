@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from msgspec.structs import replace
 from datetime import date
 from typing import TYPE_CHECKING
 
 import click
+from msgspec.structs import replace
 
 from libcli.cli import common, output
 from libcli.cli.options import card_option, complete_ids, json_option
