@@ -10,11 +10,12 @@ This is the library API the CLI calls; it knows nothing of click.
 
 from __future__ import annotations
 
-from msgspec import Struct
-from msgspec.structs import replace
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Generic, TypeVar
+
+from msgspec import Struct
+from msgspec.structs import replace
 
 from libcli import storage
 from libcli.errors import ExitCode, LibcliError, LoginRefused
@@ -200,7 +201,7 @@ class Run:
         self._paths: dict[str, Path] = {}
         self._loaded: dict[str, dict[str, Any]] = {}
         self._transports: list[Any] = []
-        self._shared: dict[bool, Any] = {}
+        self._network = None  # one connection pool for every card of the run
         self._demo = None
 
     def _transport_for(self, card: Card):
@@ -213,24 +214,12 @@ class Run:
             return self._demo
         if self.service._transport is not None:
             return self.service._transport
-        plain = (card.url or "").startswith("http://")  # loopback only: check_url
-        if self._shared.get(plain) is None:
-            import httpx
+        if self._network is None:
+            from libcli.transport import H11Transport
 
-            verify: Any = True
-            if plain:
-                # No TLS is spoken to a loopback http card, so skip loading the
-                # CA bundle (tens of ms at every start). Verification is still
-                # required: a context that trusts no CA fails closed.
-                import ssl
-
-                verify = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-            self._shared[plain] = httpx.AsyncHTTPTransport(
-                verify=verify,
-                limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
-            )
-            self._transports.append(self._shared[plain])
-        return self._shared[plain]
+            self._network = H11Transport()
+            self._transports.append(self._network)
+        return self._network
 
     async def __aenter__(self) -> "Run":
         import time
@@ -318,7 +307,6 @@ def _write_stats(run: Run) -> None:
     if not target:
         return
     import json
-
     import time
 
     line = {"requests": {name: b.requests for name, b in run.backends.items()},

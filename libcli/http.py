@@ -70,6 +70,10 @@ def make_client(
 ) -> httpx.AsyncClient:
     """One client per card: its own cookie jar, perhaps a shared transport."""
     check_url(base_url)
+    if transport is None:
+        from libcli.transport import H11Transport
+
+        transport = H11Transport()
     return httpx.AsyncClient(
         base_url=base_url.rstrip("/") + "/",
         transport=transport,
@@ -244,6 +248,13 @@ async def _send(client, method, url, *, data, params, follow) -> Page:
                         "libcli does not follow it"
                     )
                 check_url(location)
+                try:
+                    # Read the (small) body to its end so the connection goes back
+                    # to the pool: the next request then needs no new TCP and TLS
+                    # handshake, which costs two round trips to a real library.
+                    await _read_capped(response)
+                except (httpx.TransportError, Unreachable):
+                    pass  # the connection is dropped; the follow-up opens a new one
                 history.append(url)
                 url = location
                 # 301/302/303 after a POST become a GET, as browsers do.

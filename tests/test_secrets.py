@@ -281,8 +281,11 @@ INSECURE_ENV = {"PYTHONHTTPSVERIFY": "0", "LIBCLI_INSECURE": "1", "LIBCLI_VERIFY
 
 
 def _ssl_context(client_or_transport) -> ssl.SSLContext:
+    from libcli.transport import H11Transport
+
     transport = getattr(client_or_transport, "_transport", client_or_transport)
-    return transport._pool._ssl_context
+    assert isinstance(transport, H11Transport)
+    return transport.ssl_context
 
 
 def test_tls_verification_is_on_and_no_variable_switches_it_off(monkeypatch):
@@ -314,33 +317,6 @@ def test_no_option_turns_tls_verification_off():
         text = result.output.lower()
         for word in ("insecure", "no-verify", "verify", "--no-tls", "ssl"):
             assert word not in text, (name, word)
-
-
-@pytest.fixture(scope="module")
-def self_signed(tmp_path_factory):
-    import datetime as dt
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-    import ipaddress
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-            .sign(key, hashes.SHA256()))
-    d = tmp_path_factory.mktemp("tls")
-    (d / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (d / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                                  serialization.PrivateFormat.PKCS8,
-                                                  serialization.NoEncryption()))
-    return str(d / "cert.pem"), str(d / "key.pem")
 
 
 @pytest.mark.socket
@@ -397,17 +373,25 @@ def test_plain_http_is_refused_except_to_this_machine(memory_keyring):
         assert r.exit_code == 0, (url, r.output)
 
 
-def test_loopback_http_cards_skip_the_ca_bundle_but_never_verification():
-    from libcli.account import AccountService
-    from libcli.model import Card
+def test_loopback_http_never_loads_the_ca_bundle_and_tls_always_verifies():
+    from libcli import http
+    from libcli.transport import H11Transport
 
-    async def contexts():
-        cards = [Card("local", "heili", "1", url="http://127.0.0.1:9/"), Card("real", "heili", "2")]
-        async with AccountService(pin_source=lambda c: "x").open(cards) as run:
-            return [_ssl_context(run.backends[n].client._transport) for n in ("local", "real")]
+    async def page(request):
+        return HTMLResponse("<p>ok</p>")
 
-    local, real = asyncio.run(contexts())
-    for ctx in (local, real):
-        assert ctx.verify_mode == ssl.CERT_REQUIRED and ctx.check_hostname
-    assert local.cert_store_stats()["x509_ca"] == 0  # trusts nothing: fails closed
-    assert real.cert_store_stats()["x509_ca"] > 0
+    server = Serve(Starlette(routes=[Route("/", page)]))
+    transport = H11Transport()
+
+    async def fetch():
+        async with http.make_client(server.url, transport=transport) as client:
+            return await http.request(client, "GET", "/")
+
+    try:
+        assert asyncio.run(fetch()).text == "<p>ok</p>"
+    finally:
+        server.stop()
+    assert transport._ssl_context is None  # tens of ms saved on every demo and test run
+    ctx = transport.ssl_context  # what the first https request gets
+    assert ctx.verify_mode == ssl.CERT_REQUIRED and ctx.check_hostname
+    assert ctx.cert_store_stats()["x509_ca"] > 0
