@@ -29,6 +29,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from msgspec import Struct, field
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from libcli import lazyre
 from libcli.errors import PageNotUnderstood
 from libcli.model import FeeType, Material, PickupLocation, SearchResult
 
@@ -42,8 +43,8 @@ PAYMENT_PAGE = "payment terms"
 SEARCH_API = "search API"
 
 DATE = r"(\d{1,2})\.(\d{1,2})\.(\d{4})"
-DATE_RE = re.compile(DATE)
-_SPACES = re.compile(r"[\s\u00a0\u202f\u2009\u2007]+")
+DATE_RE = lazyre.compile(DATE)
+_SPACES = lazyre.compile(r"[\s\u00a0\u202f\u2009\u2007]+")
 
 
 # --- small helpers ------------------------------------------------------------
@@ -80,7 +81,7 @@ def parse_date(text: str | None) -> date | None:
 
 
 _GAP = "[ \u00a0\u202f\u2009]"
-_MONEY_RE = re.compile(
+_MONEY_RE = lazyre.compile(
     r"([-\u2212])?\s*(?<![\d.,])(?<!\d" + _GAP + r")"
     r"(\d{1,3}(?:" + _GAP + r"\d{3})+|\d+)"
     r"(?:[,.](\d{2}))?"
@@ -128,20 +129,20 @@ def record_id_from_href(href: str | None) -> str | None:
     return unquote(m.group(1)) if m else None
 
 
-def _words(*alternatives: str) -> re.Pattern[str]:
-    return re.compile("|".join(alternatives), re.I)
+def _words(*alternatives: str) -> lazyre.Pattern:
+    return lazyre.compile("|".join(alternatives), re.I)
 
 
 # Label meanings in fi / sv / en-gb (reference §6), matched loosely.
-_DUE_LABEL = re.compile(r"(?:eräpäivä|förfallo\w*|due\s*date|due)\W{0,6}" + DATE, re.I)
-_CHECKED_OUT_LABEL = re.compile(r"(?:lainattu|lainauspäivä|utlånad|checked\s*out)\W{0,6}" + DATE, re.I)
-_RENEW_FRACTION = re.compile(r"(?:uusi\w*|uusint\w*|förny\w*|renew\w*)\D{0,25}?(\d+)\s*/\s*(\d+)", re.I)
-_RENEW_REMAINING = re.compile(
+_DUE_LABEL = lazyre.compile(r"(?:eräpäivä|förfallo\w*|due\s*date|due)\W{0,6}" + DATE, re.I)
+_CHECKED_OUT_LABEL = lazyre.compile(r"(?:lainattu|lainauspäivä|utlånad|checked\s*out)\W{0,6}" + DATE, re.I)
+_RENEW_FRACTION = lazyre.compile(r"(?:uusi\w*|uusint\w*|förny\w*|renew\w*)\D{0,25}?(\d+)\s*/\s*(\d+)", re.I)
+_RENEW_REMAINING = lazyre.compile(
     r"(?:uusi\w*|uusint\w*|förny\w*|renew\w*)[^\d]{0,30}?(?:jäljellä|kvar|återstående|remaining|left)"
     r"\W{0,6}(\d+)",
     re.I,
 )
-_RENEWED_COUNT = re.compile(r"(?:uusittu|uusittu\s+\w+|förnyat|renewed)\W{0,6}(\d+)(?!\s*/)", re.I)
+_RENEWED_COUNT = lazyre.compile(r"(?:uusittu|uusittu\s+\w+|förnyat|renewed)\W{0,6}(\d+)(?!\s*/)", re.I)
 _RENEW_OK = _words(r"onnistui", r"lyckades", r"successful", r"renewed")
 _RENEW_FAIL = _words(r"ei voitu uusia", r"kunde inte förnyas", r"could not be renewed",
                      r"not renewed", r"ei uusittu")
@@ -151,12 +152,12 @@ _RESERVED = _words(r"varattu", r"varaus", r"reserverat", r"reserverad", r"reserv
                    r"requested", r"reserved")
 _QUICK_LOAN = _words(r"pikalaina", r"snabblån", r"quick\s*loan", r"express")
 _CHILDREN = _words(r"lasten", r"nuorten", r"barn", r"ungdom", r"children", r"youth", r"juvenile")
-_BARCODE = re.compile(r"(?:viivakoodi|streckkod|barcode)\W{0,6}([A-Za-z0-9][\w-]*)", re.I)
+_BARCODE = lazyre.compile(r"(?:viivakoodi|streckkod|barcode)\W{0,6}([A-Za-z0-9][\w-]*)", re.I)
 _MUST_LOGIN = _words(r"kirjaudu sisään ensin", r"du måste logga in", r"must be logged in")
 _NO_ITEMS = _words(r"\bei ole\b", r"\bei lainoja\b", r"\bei varauksia\b", r"\bei maksuja\b",
                    r"\binga\b", r"\bhar inte\b", r"\bhar inga\b", r"do not have", r"don't have",
                    r"\bno (?:items|holds|fines|loans)\b")
-_HEADER_COUNT = re.compile(r"\((\d+)\)\s*$")
+_HEADER_COUNT = lazyre.compile(r"\((\d+)\)\s*$")
 
 
 # --- page identity ---------------------------------------------------------------
@@ -600,13 +601,13 @@ def _author(scan: RowScan) -> str | None:
 # Matched against lower-cased text without re.I: case-insensitive regexes
 # over non-ASCII text cost more than the rest of a row's parsing.
 _FORMAT_MATERIAL = (
-    (re.compile(r"newspaper"), Material.NEWSPAPER),
-    (re.compile(r"journal|magazine|serial|periodical|lehti"), Material.MAGAZINE),
-    (re.compile(r"video|dvd|blu|sound|audio|music|cd|game|film"), Material.AUDIOVISUAL),
+    (lazyre.compile(r"newspaper"), Material.NEWSPAPER),
+    (lazyre.compile(r"journal|magazine|serial|periodical|lehti"), Material.MAGAZINE),
+    (lazyre.compile(r"video|dvd|blu|sound|audio|music|cd|game|film"), Material.AUDIOVISUAL),
 )
-_QUICK_RE = re.compile(r"pikalaina|snabblån|quick ?loan|express")
-_CHILD_RE = re.compile(r"lasten|nuorten|barn|ungdom|children|youth|juvenile")
-_TYPE_RE = re.compile(r"(?:aineistotyyppi|materialtyp|material type)\W{0,6}([^:]{0,40})")
+_QUICK_RE = lazyre.compile(r"pikalaina|snabblån|quick ?loan|express")
+_CHILD_RE = lazyre.compile(r"lasten|nuorten|barn|ungdom|children|youth|juvenile")
+_TYPE_RE = lazyre.compile(r"(?:aineistotyyppi|materialtyp|material type)\W{0,6}([^:]{0,40})")
 
 
 def _material(scan: RowScan, text: str) -> Material:
@@ -625,7 +626,7 @@ def _material(scan: RowScan, text: str) -> Material:
     return Material.BOOK
 
 
-def _after_label(text: str, label: re.Pattern[str]) -> str:
+def _after_label(text: str, label: lazyre.Pattern) -> str:
     """'Lainaa ei voitu uusia: Varattu toiselle asiakkaalle' → the reason part."""
     m = label.search(text)
     if m:
@@ -650,7 +651,7 @@ def _barcode(text: str) -> str | None:
     return None
 
 
-_BARCODE_VALUE = re.compile(r"[A-Za-z0-9][\w-]*")
+_BARCODE_VALUE = lazyre.compile(r"[A-Za-z0-9][\w-]*")
 _DUE_WORDS = ("eräpäivä", "due date", "due")
 _CHECKED_OUT_WORDS = ("lainattu", "lainauspäivä", "utlånad", "checked out")
 
@@ -864,9 +865,9 @@ def is_holds_page(tree: LexborHTMLParser) -> bool:
 
 _PICKUP_LABEL = _words(r"noutopaikka", r"hämtas från", r"hämtningsställe", r"pick\s*up\s*location",
                        r"pickup\s*location", r"pickup")
-_CREATED = re.compile(r"(?:luotu|skapad|created|placed)\W{0,6}" + DATE, re.I)
-_EXPIRES = re.compile(r"(?:vanhenee|förfaller|expires?|expiration)\W{0,6}" + DATE, re.I)
-_QUEUE = re.compile(r"(?:sijainti jonossa|jonosijainti|placering i kön|queue\s*position|jono|kön|queue)"
+_CREATED = lazyre.compile(r"(?:luotu|skapad|created|placed)\W{0,6}" + DATE, re.I)
+_EXPIRES = lazyre.compile(r"(?:vanhenee|förfaller|expires?|expiration)\W{0,6}" + DATE, re.I)
+_QUEUE = lazyre.compile(r"(?:sijainti jonossa|jonosijainti|placering i kön|queue\s*position|jono|kön|queue)"
                     r"\W{0,6}(\d+)(?:\s*/\s*(\d+))?", re.I)
 _READY = _words(r"noudettavissa", r"kan avhämtas", r"available", r"avhämtas")
 _IN_TRANSIT = _words(r"matkalla", r"på väg", r"in transit")
@@ -1161,7 +1162,7 @@ def _fine_row(tr: LexborNode, cells: list[LexborNode], index: int) -> dict:
         if label:
             by_label[clean(label)] = td
 
-    def find(pattern: re.Pattern[str]) -> str | None:
+    def find(pattern: lazyre.Pattern) -> str | None:
         for label, td in by_label.items():
             if pattern.search(label):
                 return text_of(td) or None

@@ -29,13 +29,14 @@ from datetime import date
 from msgspec import Struct, field
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from libcli import lazyre
 from libcli.errors import PageNotUnderstood
 
 # --- small helpers ----------------------------------------------------------
 
-_WS = re.compile(r"\s+")
+_WS = lazyre.compile(r"\s+")
 _DATE_TOKEN = r"\d{1,2}[-./]\d{1,2}[-./]\d{2,4}"
-_DATE = re.compile(r"^(\d{1,2})([-./])(\d{1,2})\2(\d{2}|\d{4})$")
+_DATE = lazyre.compile(r"^(\d{1,2})([-./])(\d{1,2})\2(\d{2}|\d{4})$")
 
 
 def clean(text: str | None) -> str:
@@ -67,7 +68,7 @@ def parse_date(text: str, page: str, what: str = "a date") -> date:
         raise PageNotUnderstood(page, f"{what} '{text.strip()}' is not a valid date") from None
 
 
-_MONEY = re.compile(
+_MONEY = lazyre.compile(
     r"(?P<neg>-)?\s*(?:€|EUR|\$)?\s*(?P<neg2>-)?\s*"
     r"(?P<int>\d{1,3}(?:[ \u00a0\u202f]\d{3})+|\d+)(?:[.,](?P<frac>\d{1,2}))?"
     r"\s*(?:€|EUR)?"
@@ -106,7 +107,7 @@ def _count(text: str) -> int | None:
 
 # --- login, session, errors -------------------------------------------------
 
-PATRON_PATH = re.compile(r"(/patroninfo(?:~S\w+)?(?:\*[a-z]{3})?(?:~S\w+)?/(\d+))(?:/|$|\?)")
+PATRON_PATH = lazyre.compile(r"(/patroninfo(?:~S\w+)?(?:\*[a-z]{3})?(?:~S\w+)?/(\d+))(?:/|$|\?)")
 
 INVALID_LOGIN_PHRASES = (
     "the information you submitted was invalid",
@@ -268,15 +269,15 @@ def confirmation(text: str, commands: tuple[str, ...]) -> Confirmation | None:
 
 # --- items ------------------------------------------------------------------
 
-RENEW_NAME = re.compile(r"^(?:renew\d+|name_pfmark_cancel([ibj]\d+)x\d+)$")
-ITEM_VALUE = re.compile(r"^i\d+$")
-RECORD_LINK = re.compile(r"record=([bij]\d+)")
+RENEW_NAME = lazyre.compile(r"^(?:renew\d+|name_pfmark_cancel([ibj]\d+)x\d+)$")
+ITEM_VALUE = lazyre.compile(r"^i\d+$")
+RECORD_LINK = lazyre.compile(r"record=([bij]\d+)")
 
-_DUE = re.compile(r"(?:\bDUE|TÄHTAEG|TAHTAEG|\bRETOUR)\s*:?\s*(" + r"\d[\d./-]*\d" + r")", re.I)
-_RENEWED_N = re.compile(r"(?:Renewed|Pikendatud|Pikendusi)\s*:?\s*(\d+)", re.I)
-_HOLDS_N = re.compile(r"\+\s*(\d+)\s*(?:HOLDS?|JÄRJEKORRAS|BRONEERING)", re.I)
-_NEW_DUE = re.compile(r"(?:Now due|Uus tähtaeg|Uus tahtaeg)\s*:?\s*(\d[\d./-]*\d)", re.I)
-_RENEW_OK = re.compile(r"\bRENEWED\b|RENEWAL SUCCESSFUL|\bPIKENDATUD\b|Now due|Uus tähtaeg", re.I)
+_DUE = lazyre.compile(r"(?:\bDUE|TÄHTAEG|TAHTAEG|\bRETOUR)\s*:?\s*(" + r"\d[\d./-]*\d" + r")", re.I)
+_RENEWED_N = lazyre.compile(r"(?:Renewed|Pikendatud|Pikendusi)\s*:?\s*(\d+)", re.I)
+_HOLDS_N = lazyre.compile(r"\+\s*(\d+)\s*(?:HOLDS?|JÄRJEKORRAS|BRONEERING)", re.I)
+_NEW_DUE = lazyre.compile(r"(?:Now due|Uus tähtaeg|Uus tahtaeg)\s*:?\s*(\d[\d./-]*\d)", re.I)
+_RENEW_OK = lazyre.compile(r"\bRENEWED\b|RENEWAL SUCCESSFUL|\bPIKENDATUD\b|Now due|Uus tähtaeg", re.I)
 _RESULT_TAGS = ("em", "font", "div", "strong")
 
 
@@ -440,11 +441,11 @@ def _item_row(row: LexborNode, index: int, page: str) -> ItemRow:
 
 # --- holds ------------------------------------------------------------------
 
-CANCEL_NAME = re.compile(r"^(?:name_pfmark_)?cancel([ibj]\d+)x(\d+)$")
-_QUEUE = re.compile(r"(\d+)\s*(?:of|/)\s*(\d+)\s*holds?|(\d+)\.\s*koht\s*(\d+)\s*-?\s*st", re.I)
-_READY_SOON = re.compile(r"ready soon|available soon|in transit|being shelved|\bteel\b|"
+CANCEL_NAME = lazyre.compile(r"^(?:name_pfmark_)?cancel([ibj]\d+)x(\d+)$")
+_QUEUE = lazyre.compile(r"(\d+)\s*(?:of|/)\s*(\d+)\s*holds?|(\d+)\.\s*koht\s*(\d+)\s*-?\s*st", re.I)
+_READY_SOON = lazyre.compile(r"ready soon|available soon|in transit|being shelved|\bteel\b|"
                          r"transpordis|varsti valmis", re.I)
-_READY = re.compile(r"\bready\b|\bavailable\b|check shelves|\bvalmis\b|kättesaadav", re.I)
+_READY = lazyre.compile(r"\bready\b|\bavailable\b|check shelves|\bvalmis\b|kättesaadav", re.I)
 
 
 class HoldRow(Struct):
