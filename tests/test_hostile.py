@@ -350,7 +350,9 @@ def test_the_cheap_depth_bound_never_undercounts():
     @given(st.lists(tags, max_size=3000), st.integers(min_value=0, max_value=20))
     def check(parts, pad):
         text = ("x" * pad).join(parts)
-        assert _depth_bound(text) >= nesting_depth(text)
+        depth = nesting_depth(text)
+        assert _depth_bound(text) >= depth
+        assert _depth_bound(text, voids=False) >= _depth_bound(text)
 
     check()
 

@@ -788,12 +788,12 @@ def parse_loans(html: str | LexborHTMLParser) -> LoansPage:
              for i, (r, scan) in enumerate(zip(rows, RowScan.page(tree, rows)))]
     _set_ordinals(loans)
     total = header_count(tree)
+    last = _last_page(tree)
     if not loans:
         _check_empty(tree, total, "loans", LOANS_PAGE, "no loan rows, and no 'no items' notice")
     else:
         if total is None:
             raise PageNotUnderstood(LOANS_PAGE, "the item count in the page header")
-        last = _last_page(tree)
         if len(loans) > total or (len(loans) < total and last <= 1 and len(loans) % 50):
             raise PageNotUnderstood(
                 LOANS_PAGE, f"the header says {total} items but {len(loans)} rows were read")
@@ -818,7 +818,7 @@ def parse_loans(html: str | LexborHTMLParser) -> LoansPage:
         if _RENEW_FAIL.search(text):
             other.append(text)
     return LoansPage(loans, total, csrf, form is not None, renew_all_ids, can_renew_all,
-                     other, flashes(tree), _last_page(tree))
+                     other, flashes(tree), last)
 
 
 # --- holds ------------------------------------------------------------------------
