@@ -109,3 +109,30 @@ def test_tallinn_over_webpac_on_a_socket(env):
         assert transfer["reference"] == "5226050050050224"
     finally:
         server.stop()
+
+
+def test_a_warm_read_imports_only_what_it_uses(env):
+    """A reused session needs no PIN, so no keyring; the network goes
+    through libcli.transport, so neither httpcore nor anyio loads; tables
+    are drawn without tabulate (issue 8: import only what the command uses)."""
+    servers = [Server("--view", "helmet"), Server("--view", "tallinn")]
+    try:
+        for i, server in enumerate(servers):
+            number, pin, view = server.cards[0]
+            cli(env, "card", "add", f"c{i}", "--library", view, "--number", number,
+                "--url", server.url, "--pin-stdin", pin=f"{pin}\n")
+        cli(env, "loans")  # cold: logs in, saves the sessions
+        code = ("import sys\nfrom libcli.cli import main\nsys.argv = ['libcli', 'loans']\n"
+                "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+                "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})), file=sys.stderr)")
+        done = subprocess.run([sys.executable, "-c", code], env=env, text=True,
+                              capture_output=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert "Tuntematon sotilas" in done.stdout
+        loaded = set(done.stderr.split())
+        assert {"httpx", "h11", "selectolax"} <= loaded  # the check can see what it looks for
+        assert not loaded & {"keyring", "httpcore", "anyio", "tabulate", "importlib_metadata",
+                             "starlette"}, loaded
+    finally:
+        for server in servers:
+            server.stop()
