@@ -168,6 +168,19 @@ def test_chunked_and_gzipped_answers_are_decoded():
     assert run(go()) == "Tuntematon sotilas – Väinö"
 
 
+def test_an_answer_that_ends_by_closing_the_connection_is_read_whole():
+    # HTTP/1.0 style: no Content-Length, the body runs until the server closes.
+    async def go():
+        async with Script(lambda n, r: b"HTTP/1.0 200 OK\r\n\r\n" + b"page " * 1000, keep=False) as s:
+            async with httpx.AsyncClient(transport=H11Transport()) as client:
+                texts = [(await client.get(s.url)).text for _ in range(2)]
+            return texts, s.connections
+
+    texts, connections = run(go())
+    assert texts == ["page " * 1000] * 2
+    assert connections == 2
+
+
 def test_a_continue_before_the_answer_is_skipped():
     async def go():
         async with Script(lambda n, r: b"HTTP/1.1 100 Continue\r\n\r\n" + ok(b"real")) as s:
