@@ -44,7 +44,6 @@ SEARCH_API = "search API"
 
 DATE = r"(\d{1,2})\.(\d{1,2})\.(\d{4})"
 DATE_RE = lazyre.compile(DATE)
-_SPACES = lazyre.compile(r"[\s\u00a0\u202f\u2009\u2007]+")
 
 
 # --- small helpers ------------------------------------------------------------
@@ -133,26 +132,19 @@ def _words(*alternatives: str) -> lazyre.Pattern:
     return lazyre.compile("|".join(alternatives), re.I)
 
 
-# Label meanings in fi / sv / en-gb (reference §6), matched loosely.
-_DUE_LABEL = lazyre.compile(r"(?:eräpäivä|förfallo\w*|due\s*date|due)\W{0,6}" + DATE, re.I)
-_CHECKED_OUT_LABEL = lazyre.compile(r"(?:lainattu|lainauspäivä|utlånad|checked\s*out)\W{0,6}" + DATE, re.I)
-_RENEW_FRACTION = lazyre.compile(r"(?:uusi\w*|uusint\w*|förny\w*|renew\w*)\D{0,25}?(\d+)\s*/\s*(\d+)", re.I)
+# Label meanings in fi / sv / en-gb (reference §6), matched loosely. The
+# renewal patterns run on lower-cased text, without re.I (slow over non-ASCII).
+_RENEW_FRACTION = lazyre.compile(r"(?:uusi\w*|uusint\w*|förny\w*|renew\w*)\D{0,25}?(\d+)\s*/\s*(\d+)")
 _RENEW_REMAINING = lazyre.compile(
     r"(?:uusi\w*|uusint\w*|förny\w*|renew\w*)[^\d]{0,30}?(?:jäljellä|kvar|återstående|remaining|left)"
-    r"\W{0,6}(\d+)",
-    re.I,
-)
-_RENEWED_COUNT = lazyre.compile(r"(?:uusittu|uusittu\s+\w+|förnyat|renewed)\W{0,6}(\d+)(?!\s*/)", re.I)
+    r"\W{0,6}(\d+)")
+_RENEWED_COUNT = lazyre.compile(r"(?:uusittu|uusittu\s+\w+|förnyat|renewed)\W{0,6}(\d+)(?!\s*/)")
 _RENEW_OK = _words(r"onnistui", r"lyckades", r"successful", r"renewed")
 _RENEW_FAIL = _words(r"ei voitu uusia", r"kunde inte förnyas", r"could not be renewed",
                      r"not renewed", r"ei uusittu")
 _OVERDUE = _words(r"myöhässä", r"försen", r"overdue")
-_DUE_TODAY = _words(r"alle vuorokausi", r"inom ett dygn", r"within the next 24")
 _RESERVED = _words(r"varattu", r"varaus", r"reserverat", r"reserverad", r"reservation",
                    r"requested", r"reserved")
-_QUICK_LOAN = _words(r"pikalaina", r"snabblån", r"quick\s*loan", r"express")
-_CHILDREN = _words(r"lasten", r"nuorten", r"barn", r"ungdom", r"children", r"youth", r"juvenile")
-_BARCODE = lazyre.compile(r"(?:viivakoodi|streckkod|barcode)\W{0,6}([A-Za-z0-9][\w-]*)", re.I)
 _MUST_LOGIN = _words(r"kirjaudu sisään ensin", r"du måste logga in", r"must be logged in")
 _NO_ITEMS = _words(r"\bei ole\b", r"\bei lainoja\b", r"\bei varauksia\b", r"\bei maksuja\b",
                    r"\binga\b", r"\bhar inte\b", r"\bhar inga\b", r"do not have", r"don't have",
@@ -598,30 +590,42 @@ def _author(scan: RowScan) -> str | None:
     return None
 
 
-# Matched against lower-cased text without re.I: case-insensitive regexes
-# over non-ASCII text cost more than the rest of a row's parsing.
+# Words are looked for in lower-cased text with `in`: a regex alternation (and
+# re.I over non-ASCII text most of all) cost more than the rest of a row.
 _FORMAT_MATERIAL = (
-    (lazyre.compile(r"newspaper"), Material.NEWSPAPER),
-    (lazyre.compile(r"journal|magazine|serial|periodical|lehti"), Material.MAGAZINE),
-    (lazyre.compile(r"video|dvd|blu|sound|audio|music|cd|game|film"), Material.AUDIOVISUAL),
+    (("newspaper",), Material.NEWSPAPER),
+    (("journal", "magazine", "serial", "periodical", "lehti"), Material.MAGAZINE),
+    (("video", "dvd", "blu", "sound", "audio", "music", "cd", "game", "film"), Material.AUDIOVISUAL),
 )
-_QUICK_RE = lazyre.compile(r"pikalaina|snabblån|quick ?loan|express")
-_CHILD_RE = lazyre.compile(r"lasten|nuorten|barn|ungdom|children|youth|juvenile")
-_TYPE_RE = lazyre.compile(r"(?:aineistotyyppi|materialtyp|material type)\W{0,6}([^:]{0,40})")
+_QUICK_WORDS = ("pikalaina", "snabblån", "quick loan", "quickloan", "express")
+_CHILD_WORDS = ("lasten", "nuorten", "barn", "ungdom", "children", "youth", "juvenile")
+_TYPE_LABELS = ("aineistotyyppi", "materialtyp", "material type")
+
+
+def _has(text: str, words: tuple[str, ...]) -> bool:
+    return any(w in text for w in words)
+
+
+def _material_type(low: str) -> str:
+    """The value after a material-type label: up to the next label's colon."""
+    for label in _TYPE_LABELS:
+        at = low.find(label)
+        if at >= 0:
+            return low[at + len(label):].lstrip(" :\u00a0-")[:40].split(":", 1)[0]
+    return ""
 
 
 def _material(scan: RowScan, text: str) -> Material:
     """From the format badges' classes and the material-type line (loosely)."""
     low = text.lower()
-    if _QUICK_RE.search(low):
+    if _has(low, _QUICK_WORDS):
         return Material.QUICK_LOAN
     formats = " ".join(scan.formats).lower()
-    m = _TYPE_RE.search(low)
-    if (m and _CHILD_RE.search(m.group(1))) or (formats and _CHILD_RE.search(formats)):
+    if _has(_material_type(low), _CHILD_WORDS) or (formats and _has(formats, _CHILD_WORDS)):
         return Material.CHILDREN
     if formats:
-        for pattern, material in _FORMAT_MATERIAL:
-            if pattern.search(formats):
+        for words, material in _FORMAT_MATERIAL:
+            if _has(formats, words):
                 return material
     return Material.BOOK
 
@@ -662,16 +666,16 @@ def _due_date(text: str) -> date | None:
     Without a due label, the last date that is not labelled as the checkout
     date. Labels are matched in fi / sv / en right before the date.
     """
+    low = text.lower()
     labelled = None
     others = []
-    for m in DATE_RE.finditer(text):
+    for m in DATE_RE.finditer(low):
         try:
             d = date(int(m.group(3)), int(m.group(2)), int(m.group(1)))
         except ValueError:
             continue
-        tail = text[max(0, m.start() - 24): m.start()].lower().rstrip(" :\u00a0-–")
-        last_word = tail.rsplit(" ", 1)[-1]
-        if tail.endswith(_DUE_WORDS) or last_word.startswith("förfallo"):
+        tail = low[max(0, m.start() - 24): m.start()].rstrip(" :\u00a0-–")
+        if tail.endswith(_DUE_WORDS) or tail.rsplit(" ", 1)[-1].startswith("förfallo"):
             labelled = d
         elif not tail.endswith(_CHECKED_OUT_WORDS):
             others.append(d)
@@ -700,15 +704,16 @@ def parse_loan_row(row: LexborNode, index: int = 0, *, has_form: bool = False,
         raise PageNotUnderstood(LOANS_PAGE, f"the renew checkbox of '{title}'")
 
     used = limit = remaining = None
-    m = _RENEW_FRACTION.search(status_text) if "/" in status_text else None
+    status_low = status_text.lower()
+    m = _RENEW_FRACTION.search(status_low) if "/" in status_low else None
     if m:
         used, limit = int(m.group(1)), int(m.group(2))
     else:
-        m = _RENEW_REMAINING.search(status_text)
+        m = _RENEW_REMAINING.search(status_low)
         if m:
             remaining = int(m.group(1))
         else:
-            m = _RENEWED_COUNT.search(status_text)
+            m = _RENEWED_COUNT.search(status_low)
             if m:
                 used = int(m.group(1))
             else:
