@@ -14,8 +14,6 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Generic, TypeVar
 
-from msgspec import Struct
-from msgspec.structs import replace
 
 from libcli import storage
 from libcli.errors import ExitCode, LibcliError, LoginRefused
@@ -40,11 +38,21 @@ SESSION_VERSION = 1
 SNAPSHOT_VERSION = 1
 
 
-class CardResult(Struct, Generic[T]):
-    card: Card
-    value: T | None = None
-    error: LibcliError | None = None
-    requests: int = 0
+class CardResult(Generic[T]):
+    """One card's outcome: its value or its error. A plain class: this module
+    loads for shell completion too, which needs no model."""
+
+    __slots__ = ("card", "value", "error", "requests")
+
+    def __init__(self, card: Card, value: T | None = None, error: LibcliError | None = None,
+                 requests: int = 0):
+        self.card = card
+        self.value = value
+        self.error = error
+        self.requests = requests
+
+    def __repr__(self) -> str:
+        return f"CardResult({self.card.name!r}, value={self.value!r}, error={self.error!r})"
 
     @property
     def ok(self) -> bool:
@@ -325,6 +333,8 @@ def demo_state_file() -> Path:
 
 def with_status(loans: list[Loan], consortium: Consortium, today: date) -> list[Loan]:
     """Fill in due status and estimated fee from policy where a backend left them."""
+    from msgspec import structs
+
     from libcli.policy import due_status, estimated_late_fee
 
     out = []
@@ -333,7 +343,7 @@ def with_status(loans: list[Loan], consortium: Consortium, today: date) -> list[
         fee = loan.estimated_fee
         if fee is None and status.value == "overdue":
             fee = estimated_late_fee(consortium.policy, loan.material, loan.due_date, today)
-        out.append(replace(loan, status=status, estimated_fee=fee))
+        out.append(structs.replace(loan, status=status, estimated_fee=fee))
     return out
 
 

@@ -66,7 +66,7 @@ def test_unknown_option_is_exit_2():
     assert CliRunner().invoke(cli, ["loans", "--bogus"]).exit_code == 2
 
 
-HEAVY = ("httpx", "keyring", "selectolax", "tabulate", "starlette")
+HEAVY = ("httpx", "keyring", "selectolax", "tabulate", "starlette", "msgspec", "asyncio")
 
 
 @pytest.mark.parametrize("args,env", [

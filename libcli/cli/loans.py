@@ -6,7 +6,6 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 import click
-from msgspec.structs import replace
 
 from libcli.cli import common, output
 from libcli.cli.options import card_option, complete_ids, json_option
@@ -160,6 +159,8 @@ def renew(ids, all_, due_within, dry_run, cards, as_json):
       libcli renew --due-within 2          # for a daily cron job
       libcli renew --all --card mine --dry-run
     """
+    from msgspec.structs import replace
+
     from libcli.account import AccountService, save_snapshot
 
     modes = sum(bool(x) for x in (ids, all_, due_within is not None))
