@@ -21,6 +21,7 @@ Parsing rules, because live Finna views drift between releases (§9):
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import date
 from typing import Iterable
@@ -470,6 +471,23 @@ _SCAN_SELECTOR = ", ".join(
 _SKIP_TAGS = frozenset({"br", "img", "strong", "b", "em", "i", "th", "source", "picture"})
 
 
+@functools.lru_cache(maxsize=512)
+def _class_meaning(cls: str) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """A class attribute's scanned classes, alert levels and format badges.
+    Rows repeat the same few class strings, so each is split once."""
+    known, alerts, formats = [], [], []
+    for c in cls.split():
+        if c in _SCAN_CLASSES:
+            known.append(c)
+        elif c.startswith("alert-"):
+            level = "danger" if c == "alert-error" else c[6:]
+            if level in _ALERT_LEVELS:
+                alerts.append(level)
+        elif c.startswith("format-"):
+            formats.append(c)
+    return tuple(known), tuple(alerts), tuple(formats)
+
+
 class RowScan:
     """One walk over a table row, collecting what the parsers look for.
 
@@ -493,30 +511,24 @@ class RowScan:
             self.add(node, tag)
 
     def add(self, node: LexborNode, tag: str) -> None:
-        if True:
-            attrs = node.attributes
-            if tag == "input":
-                name = attrs.get("name")
-                if name:
-                    self.inputs.append((name, attrs.get("value") or ""))
-            elif tag == "a":
-                href = attrs.get("href")
-                if href:
-                    self.links.append((node, href))
-            cls = attrs.get("class")
-            if not cls:
-                return
-            for c in cls.split():
-                if c in _SCAN_CLASSES:
-                    self.by_class.setdefault(c, node)
-                elif c.startswith("alert-"):
-                    level = c[6:]
-                    if level == "error":
-                        level = "danger"
-                    if level in _ALERT_LEVELS:
-                        self.alerts.append((level, node))
-                elif c.startswith("format-"):
-                    self.formats.append(c)
+        attrs = node.attributes
+        if tag == "input":
+            name = attrs.get("name")
+            if name:
+                self.inputs.append((name, attrs.get("value") or ""))
+        elif tag == "a":
+            href = attrs.get("href")
+            if href:
+                self.links.append((node, href))
+        cls = attrs.get("class")
+        if not cls:
+            return
+        known, alerts, formats = _class_meaning(cls)
+        for c in known:
+            self.by_class.setdefault(c, node)
+        for level in alerts:
+            self.alerts.append((level, node))
+        self.formats.extend(formats)
 
     @classmethod
     def page(cls, tree: LexborHTMLParser, rows: list[LexborNode]) -> list["RowScan"]:
@@ -615,19 +627,26 @@ def _material_type(low: str) -> str:
     return ""
 
 
+@functools.lru_cache(maxsize=256)
+def _format_material(formats: str) -> tuple[bool, Material]:
+    """(a children's badge?, the material) of a row's format badges; rows
+    repeat the same few, so each combination is read once."""
+    children = _has(formats, _CHILD_WORDS)
+    for words, material in _FORMAT_MATERIAL:
+        if _has(formats, words):
+            return children, material
+    return children, Material.BOOK
+
+
 def _material(scan: RowScan, text: str) -> Material:
     """From the format badges' classes and the material-type line (loosely)."""
     low = text.lower()
     if _has(low, _QUICK_WORDS):
         return Material.QUICK_LOAN
-    formats = " ".join(scan.formats).lower()
-    if _has(_material_type(low), _CHILD_WORDS) or (formats and _has(formats, _CHILD_WORDS)):
+    children, material = _format_material(" ".join(scan.formats).lower())
+    if children or _has(_material_type(low), _CHILD_WORDS):
         return Material.CHILDREN
-    if formats:
-        for words, material in _FORMAT_MATERIAL:
-            if _has(formats, words):
-                return material
-    return Material.BOOK
+    return material
 
 
 def _after_label(text: str, label: lazyre.Pattern) -> str:
