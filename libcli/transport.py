@@ -43,6 +43,8 @@ class _Connection:
         self.h11 = h11.Connection(our_role=h11.CLIENT)
         self.idle_since = time.monotonic()
         self.reused = False
+        self.loop = asyncio.get_running_loop()
+        self.slots: asyncio.Semaphore | None = None  # the limit this request counts against
 
     def close(self) -> None:
         # abort(): no TLS close_notify exchange (asyncio waits up to 30 s for
@@ -52,7 +54,8 @@ class _Connection:
     def usable(self) -> bool:
         """Idle and still open: a socket that reads ready while idle has been
         closed by the server (or sent something out of turn)."""
-        if time.monotonic() - self.idle_since > KEEPALIVE_SECONDS or self.writer.is_closing():
+        if (time.monotonic() - self.idle_since > KEEPALIVE_SECONDS or self.writer.is_closing()
+                or self.loop is not asyncio.get_running_loop()):  # a stream serves one event loop
             return False
         sock = self.writer.get_extra_info("socket")
         if sock is None or sock.fileno() < 0:
@@ -77,7 +80,8 @@ class H11Transport(httpx.AsyncBaseTransport):
     def __init__(self, *, ssl_context: ssl.SSLContext | None = None):
         self._ssl_context = ssl_context
         self._idle: dict[Origin, list[_Connection]] = {}
-        self._slots = asyncio.Semaphore(MAX_CONNECTIONS)
+        self._slots: asyncio.Semaphore | None = None
+        self._slots_loop: asyncio.AbstractEventLoop | None = None
         self._open: set[_Connection] = set()
 
     @property
@@ -90,11 +94,13 @@ class H11Transport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         origin = _origin(request.url)
         timeouts = _timeouts(request)
-        await self._slots.acquire()
+        slots = self._limit()
+        await slots.acquire()
         try:
             conn = self._checkout(origin)
             if conn is None:
                 conn = await self._connect(request, origin, timeouts.get("connect"))
+            conn.slots = slots
             self._open.add(conn)
             try:
                 response = await self._exchange(conn, request, timeouts)
@@ -102,9 +108,16 @@ class H11Transport(httpx.AsyncBaseTransport):
                 self._discard(conn)
                 raise
         except BaseException:
-            self._slots.release()
+            slots.release()
             raise
         return response
+
+    def _limit(self) -> asyncio.Semaphore:
+        """The connection limit of the running event loop (a semaphore serves one loop)."""
+        loop = asyncio.get_running_loop()
+        if self._slots is None or self._slots_loop is not loop:
+            self._slots, self._slots_loop = asyncio.Semaphore(MAX_CONNECTIONS), loop
+        return self._slots
 
     def _checkout(self, origin: Origin) -> _Connection | None:
         idle = self._idle.get(origin, [])
@@ -198,7 +211,7 @@ class H11Transport(httpx.AsyncBaseTransport):
     def _release(self, conn: _Connection, origin: Origin) -> None:
         """The answer was read to its end: keep the connection if both sides may."""
         self._open.discard(conn)
-        self._slots.release()
+        conn.slots.release()
         if conn.h11.our_state is h11.DONE and conn.h11.their_state is h11.DONE:
             conn.h11.start_next_cycle()
             conn.idle_since = time.monotonic()
@@ -214,7 +227,7 @@ class H11Transport(httpx.AsyncBaseTransport):
     def _abandon(self, conn: _Connection) -> None:
         """The caller stopped reading before the end: the connection cannot be reused."""
         self._discard(conn)
-        self._slots.release()
+        conn.slots.release()
 
     async def aclose(self) -> None:
         for conns in self._idle.values():

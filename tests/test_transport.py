@@ -66,6 +66,12 @@ def ok(body: bytes = b"hello", extra: bytes = b"") -> bytes:
     return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n%s\r\n%s" % (len(body), extra, body)
 
 
+async def get_on(transport, url):
+    """One GET on a transport that outlives the client (as in a Run)."""
+    client = httpx.AsyncClient(transport=transport)
+    return (await client.send(client.build_request("GET", url))).text
+
+
 async def get(transport, url, **kw):
     async with httpx.AsyncClient(transport=transport, **kw) as client:
         return await client.get(url)
@@ -104,6 +110,22 @@ def test_concurrent_requests_each_get_their_own_answer():
     assert 1 <= connections <= 8
 
 
+def test_concurrent_requests_wait_for_a_free_connection_beyond_the_limit(monkeypatch):
+    import libcli.transport
+
+    monkeypatch.setattr(libcli.transport, "MAX_CONNECTIONS", 2)
+
+    async def go():
+        async with Script(lambda n, r: ok(b"x")) as s:
+            async with httpx.AsyncClient(transport=H11Transport()) as client:
+                rs = await asyncio.gather(*(client.get(s.url) for _ in range(6)))
+            return [r.text for r in rs], s.connections
+
+    texts, connections = run(go())
+    assert texts == ["x"] * 6
+    assert connections <= 2
+
+
 def test_a_connection_the_server_closed_while_idle_is_not_reused():
     async def go():
         async with Script(lambda n, r: ok(), keep=False) as s:  # closes after each answer
@@ -114,6 +136,20 @@ def test_a_connection_the_server_closed_while_idle_is_not_reused():
             return first.status_code, second.status_code, s.connections
 
     assert run(go()) == (200, 200, 2)
+
+
+def test_a_transport_used_from_a_second_event_loop_opens_new_connections():
+    transport = H11Transport()
+
+    async def serve_twice():
+        async with Script(lambda n, r: ok(b"%d" % n)) as s:
+            first = await get_on(transport, s.url)
+            # A second event loop (a second asyncio.run) on the same transport:
+            # the idle connection belongs to the first loop and must not be used.
+            second = await asyncio.to_thread(lambda: asyncio.run(get_on(transport, s.url)))
+            return first, second, s.connections
+
+    assert run(serve_twice()) == ("1", "2", 2)
 
 
 def test_connection_close_from_the_server_is_honoured():
