@@ -108,6 +108,7 @@ class Consortium(Struct, frozen=True):
     # Hosts a payment may redirect to (the provider's, e.g. Paytrail), each
     # matched as the host or a subdomain; the library's own host is always allowed.
     payment_hosts: tuple[str, ...] = ()
+    search_api: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         pay = self.policy.online_payment
@@ -177,6 +178,7 @@ def load_registry(text: str) -> dict[str, Consortium]:
             building=data.get("building"),
             scope=data.get("scope"),
             payment_hosts=tuple(data.get("payment_hosts", ())),
+            search_api=data.get("search_api"),
             policy=_policy_from(data),
         )
     return registry

@@ -274,28 +274,46 @@ def test_payment_refused_while_one_is_in_progress(respx_mock):
         run(backend().start_payment(_balance()))
 
 
-@respx.mock(base_url=BASE)
-def test_search_error_envelope(respx_mock):
-    respx_mock.get("/api/v1/search").respond(400, json={"status": "ERROR",
-                                                        "statusMessage": "Invalid search"})
+API = "https://api.finna.fi/v1/search"
+
+
+@respx.mock
+def test_search_error_envelope():
+    respx.get(API).respond(400, json={"status": "ERROR", "statusMessage": "Invalid search"})
     from libcli.errors import LibcliError
 
     with pytest.raises(LibcliError, match="Invalid search"):
         run(backend().search("x"))
 
 
-@respx.mock(base_url=BASE)
-def test_search_sends_the_building_filter_and_fields(respx_mock):
-    route = respx_mock.get("/api/v1/search").respond(json={
+@respx.mock
+def test_search_asks_finnas_public_api_with_the_building_filter_and_no_session():
+    route = respx.get(API).respond(json={
         "status": "OK", "resultCount": 1,
         "records": [{"id": "helmet.1", "title": "Kalevala", "year": "1849"}]})
-    [r] = run(backend().search("kalevala", limit=500))
+    b = backend()
+    b.client.cookies.set("PHPSESSID", "the-patrons-session", domain="helmet.finna.fi")
+    [r] = run(b.search("kalevala", limit=500))
     assert r.record_id == "helmet.1"
-    params = parse_qsl(route.calls.last.request.url.query.decode())
+    request = route.calls.last.request
+    assert request.url.host == "api.finna.fi"
+    assert "cookie" not in request.headers  # the library's session stays with the library
+    params = parse_qsl(request.url.query.decode())
     assert ("filter[]", 'building:"0/Helmet/"') in params
     assert ("limit", "100") in params and ("type", "AllFields") in params
     assert {v for k, v in params if k == "field[]"} == {"id", "title", "nonPresenterAuthors",
                                                         "year", "formats"}
+
+
+@respx.mock
+def test_a_card_with_its_own_address_searches_that_site():
+    route = respx.get("http://127.0.0.1:8000/api/v1/search").respond(json={
+        "status": "OK", "resultCount": 0, "records": []})
+    card = Card(name="local", library="helmet", number="2100000001", url="http://127.0.0.1:8000")
+    b = FinnaBackend(card, consortia()["helmet"], client=http.make_client(card.url), pin=Pin(),
+                     session={}, today=date(2025, 3, 1))
+    assert run(b.search("kalevala")) == []
+    assert route.called
 
 
 HOLDS = (FIXTURES / "holds_sv.html").read_text("utf-8")

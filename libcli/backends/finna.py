@@ -555,11 +555,14 @@ class FinnaBackend(Backend):
     # -- search ----------------------------------------------------------------------
 
     async def search(self, query: str, *, limit: int = 20) -> list[SearchResult]:
-        """Finna's public search API, on the view's own host.
+        """Finna's public search API, limited to the consortium's building.
 
-        The demo library serves it at ``<view>/api/v1/search``; the real one
-        is ``https://api.finna.fi/v1/search`` with the same parameters and
-        envelope (a registry entry could name it as the search host).
+        For the registry's own site that is the API host it names
+        (``https://api.finna.fi/v1/search``), asked by a client of its own with
+        no cookies: the patron's session never leaves the library's host. A
+        card with its own address (the demo library) searches that site's
+        ``/api/v1/search``, which VuFind also routes; same parameters, same
+        envelope.
         """
         limit = max(0, min(int(limit), 100))
         params: list[tuple[str, str]] = [("lookfor", query), ("type", "AllFields")]
@@ -569,7 +572,12 @@ class FinnaBackend(Backend):
         params.append(("limit", str(limit)))
         if self.language:
             params.append(("lng", finna_language(self.language)))
-        page = await http.request(self.client, "GET", SEARCH_URL, params=params)
+        api = self.consortium.search_api
+        if api and http.same_site(str(self.client.base_url), self.consortium.url):
+            async with http.make_client(api) as anonymous:
+                page = await http.request(anonymous, "GET", api, params=params)
+        else:
+            page = await http.request(self.client, "GET", SEARCH_URL, params=params)
         self.requests += 1 + len(page.history)
         try:
             data = json.loads(page.text)
