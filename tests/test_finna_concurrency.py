@@ -104,3 +104,39 @@ def test_cold_status_is_three_round_trips():
     b = d.backend()
     run(whole_account(b))
     assert b.requests == 5 and tracking.peak == 3
+
+
+class Waves:
+    """The critical path in round trips: each request is one wave deeper
+    than the deepest request that had finished when it arrived."""
+
+    def __init__(self, app):
+        self.app = app
+        self.finished: list[int] = []
+
+    async def __call__(self, scope, receive, send):
+        depth = 1 + max(self.finished, default=0)
+        await asyncio.sleep(0.01)  # requests sent together overlap
+        await self.app(scope, receive, send)
+        self.finished.append(depth)
+
+    @property
+    def depth(self) -> int:
+        return max(self.finished, default=0)
+
+
+@pytest.mark.parametrize("view", VIEWS)
+def test_status_on_an_expired_session_is_three_round_trips(view):
+    """The three reads meet the login page, one posts the login (without
+    following its redirect), then all three read again together."""
+    d = demo(view)
+    first = d.backend()
+    run(first.loans())
+    d.expire_sessions()
+    waves = d.app = Waves(d.app)
+    b = d.backend(cookies=first.client.cookies)  # the same, now expired, session
+    loans, holds, balance = run(whole_account(b))
+    assert loans and holds and balance.total.cents > 0
+    assert b._pin.calls == 1
+    assert b.requests == 7  # 3 reads, the login post, 3 reads
+    assert waves.depth == 3

@@ -233,7 +233,7 @@ class FinnaBackend(Backend):
                 async with self._login_lock:
                     if generation == self._login_generation:
                         fresh = await self._login_for(url, what, is_page, tree, page)
-            if fresh is None:  # another read of this card logged in meanwhile
+            if fresh is None:  # logged in (by this read or another): read again
                 page = await self._fetch("GET", url)
                 tree = self._tree(page, what)
                 if pages.is_login_page(tree):
@@ -248,19 +248,21 @@ class FinnaBackend(Backend):
         return page, tree
 
     async def _login_for(self, url: str, what: str, is_page, tree, page: http.Page
-                         ) -> tuple[http.Page, Any]:
-        """Log in with the form on ``page`` (the login lock held); the account page after."""
-        page = await self._login_with(tree, page)
+                         ) -> tuple[http.Page, Any] | None:
+        """Log in with the form on ``page`` (the login lock held).
+
+        The login post's redirect is not followed: the caller reads its page
+        again once the lock is released, together with the other reads that
+        waited for this login (an expired session costs three round trips:
+        the reads, the post, the reads again). Returns the account page only
+        where the post answered with it directly.
+        """
+        result = await self._login_with(tree, page, follow=False)
         self._login_generation += 1
-        tree = self._tree(page, what)
-        if not is_page(tree):
-            page = await self._fetch("GET", url)
-            tree = self._tree(page, what)
-            if pages.is_login_page(tree):
-                raise LoginRefused(
-                    f"{self.consortium.name} logged card {self.card.name} in but keeps "
-                    "showing the login page")
-        return page, tree
+        if 300 <= result.status < 400:
+            return None
+        rtree = self._tree(result, what)
+        return (result, rtree) if is_page(rtree) else None
 
     # -- loans ------------------------------------------------------------------
 
