@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import select
+import socket
 import ssl
 import time
 from collections.abc import AsyncIterator
@@ -49,6 +50,17 @@ class _Connection:
     def close(self) -> None:
         # abort(): no TLS close_notify exchange (asyncio waits up to 30 s for
         # the server's) and nothing left to flush on a connection given up.
+        if self.loop.is_closed():
+            # Its event loop has ended and can no longer run the transport's
+            # close: end the TCP connection under it (the file descriptor goes
+            # with the transport object).
+            sock = self.writer.get_extra_info("socket")
+            if sock is not None:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            return
         self.writer.transport.abort()
 
     def usable(self) -> bool:

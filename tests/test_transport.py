@@ -152,6 +152,40 @@ def test_a_transport_used_from_a_second_event_loop_opens_new_connections():
     assert run(serve_twice()) == ("1", "2", 2)
 
 
+def test_a_transport_outliving_its_event_loop_serves_the_next_one():
+    # Two asyncio.run calls one after the other: the first loop is closed
+    # when the second meets its idle connection, which is dropped, not used.
+    import threading
+
+    answers: list[bytes] = []
+    ready = threading.Event()
+    stop = threading.Event()
+    state = {}
+
+    def serve():
+        async def main():
+            async with Script(lambda n, r: ok(b"%d" % n)) as s:
+                state["script"] = s
+                ready.set()
+                while not stop.is_set():
+                    await asyncio.sleep(0.01)
+        asyncio.run(main())
+
+    server = threading.Thread(target=serve)
+    server.start()
+    try:
+        ready.wait(10)
+        s = state["script"]
+        transport = H11Transport()
+        answers.append(asyncio.run(get_on(transport, s.url)))
+        answers.append(asyncio.run(get_on(transport, s.url)))
+    finally:
+        stop.set()
+        server.join(10)
+    assert answers == ["1", "2"]
+    assert s.connections == 2
+
+
 def test_connection_close_from_the_server_is_honoured():
     async def go():
         async with Script(lambda n, r: ok(extra=b"Connection: close\r\n")) as s:
