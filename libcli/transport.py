@@ -43,7 +43,6 @@ class _Connection:
         self.writer = writer
         self.h11 = h11.Connection(our_role=h11.CLIENT)
         self.idle_since = time.monotonic()
-        self.reused = False
         self.loop = asyncio.get_running_loop()
         self.slots: asyncio.Semaphore | None = None  # the limit this request counts against
 
@@ -136,7 +135,6 @@ class H11Transport(httpx.AsyncBaseTransport):
         while idle:
             conn = idle.pop()
             if conn.usable():
-                conn.reused = True
                 return conn
             conn.close()
         return None
