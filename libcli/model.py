@@ -1,7 +1,8 @@
 """The domain model: what a library account holds, independent of any site.
 
 Backends turn pages into these objects; the CLI renders them. All are frozen
-dataclasses. Money is integer cents with a currency, dates are ``date``
+msgspec Structs (immutable, hashable, defined in C: cheap at every start).
+Money is integer cents with a currency, dates are ``date``
 objects, and ``to_dict()`` gives the stable JSON shape scripts rely on
 (snake_case, ISO 8601 dates, cents plus currency).
 """
