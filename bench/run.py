@@ -330,11 +330,16 @@ def bench_startup(env: dict, runs: int, log, regular: tuple[str, list[str]]) -> 
         "dev venv (editable): libcli --version": (dev_libcli_cmd() + ["--version"], env),
         "dev venv (editable): libcli --help": (dev_libcli_cmd() + ["--help"], env),
     }
-    out = {}
-    for name, (cmd, e) in cases.items():
+    for cmd, e in cases.values():
         run_process(cmd, e)  # warm the page cache
-        times = [run_process(cmd, e)[0] for _ in range(runs)]
-        out[name] = summary(times)
+    # Round-robin: run k measures every case once, so the machine's drift
+    # (its speed wanders over minutes) hits all cases alike.
+    times: dict[str, list[float]] = {name: [] for name in cases}
+    for _ in range(runs):
+        for name, (cmd, e) in cases.items():
+            times[name].append(run_process(cmd, e)[0])
+    out = {name: summary(t) for name, t in times.items()}
+    for name in cases:
         log(f"  {name:34s} median {out[name]['median'] * 1000:6.1f} ms")
     return out
 
