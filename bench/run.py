@@ -110,10 +110,15 @@ class Profile:
         self.name = name
         self.dir = root / name
         self.env = dict(os.environ)
-        for kind in ("config", "cache", "data"):
+        # The XDG variables, not LIBCLI_*_DIR: libcli then finds its
+        # directories through platformdirs, as on a user's machine (the
+        # override would skip that import and flatter the start-up).
+        for kind in ("config", "cache"):
             d = self.dir / kind
             d.mkdir(parents=True, exist_ok=True)
-            self.env[f"LIBCLI_{kind.upper()}_DIR"] = str(d)
+            self.env[f"XDG_{kind.upper()}_HOME"] = str(d)
+            self.env.pop(f"LIBCLI_{kind.upper()}_DIR", None)
+        self.env.pop("LIBCLI_DATA_DIR", None)
         self.env.update({
             "PYTHON_KEYRING_BACKEND": "keyrings.alt.file.PlaintextKeyring",
             "XDG_DATA_HOME": str(keyring_home),
@@ -133,7 +138,7 @@ class Profile:
         self.cards.append(name)
 
     def forget_sessions(self) -> None:
-        for f in (self.dir / "cache" / "sessions").glob("*.json"):
+        for f in (self.dir / "cache" / "libcli" / "sessions").glob("*.json"):
             f.unlink()
 
     def last_stats(self) -> dict | None:
