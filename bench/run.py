@@ -110,15 +110,15 @@ class Profile:
         self.name = name
         self.dir = root / name
         self.env = dict(os.environ)
-        # The XDG variables, not LIBCLI_*_DIR: libcli then finds its
-        # directories through platformdirs, as on a user's machine (the
-        # override would skip that import and flatter the start-up).
-        for kind in ("config", "cache"):
-            d = self.dir / kind
-            d.mkdir(parents=True, exist_ok=True)
-            self.env[f"XDG_{kind.upper()}_HOME"] = str(d)
+        # A home of its own, as on a user's machine: no LIBCLI_*_DIR override
+        # and no XDG variable for config and cache, so libcli finds
+        # ~/.config/libcli and ~/.cache/libcli the way it does for most users.
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.env["HOME"] = str(self.dir)
+        for kind in ("config", "cache", "data"):
             self.env.pop(f"LIBCLI_{kind.upper()}_DIR", None)
-        self.env.pop("LIBCLI_DATA_DIR", None)
+        for var in ("XDG_CONFIG_HOME", "XDG_CACHE_HOME"):
+            self.env.pop(var, None)
         self.env.update({
             "PYTHON_KEYRING_BACKEND": "keyrings.alt.file.PlaintextKeyring",
             "XDG_DATA_HOME": str(keyring_home),
@@ -138,7 +138,7 @@ class Profile:
         self.cards.append(name)
 
     def forget_sessions(self) -> None:
-        for f in (self.dir / "cache" / "libcli" / "sessions").glob("*.json"):
+        for f in (self.dir / ".cache" / "libcli" / "sessions").glob("*.json"):
             f.unlink()
 
     def last_stats(self) -> dict | None:

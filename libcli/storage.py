@@ -25,10 +25,25 @@ from libcli.errors import ConfigError
 APP = "libcli"
 
 
+# Where the XDG base-directory defaults apply, as every platformdirs version
+# computes them on Linux: $HOME/.config, .cache, .local/share.
+_XDG_DEFAULTS = {"config": ("XDG_CONFIG_HOME", ".config"), "cache": ("XDG_CACHE_HOME", ".cache"),
+                 "data": ("XDG_DATA_HOME", ".local/share")}
+
+
 def _dir(kind: str) -> Path:
     override = os.environ.get(f"LIBCLI_{kind.upper()}_DIR")
     if override:
         return Path(override)
+    # The common case on Linux, answered without importing platformdirs (its
+    # Unix module brings tempfile, pathlib helpers and more: ~10 ms at every
+    # start). Anything else (an XDG variable set, another system, Android, an
+    # odd HOME) is platformdirs' to decide.
+    var, default = _XDG_DEFAULTS[kind]
+    home = os.environ.get("HOME", "")
+    if (sys.platform == "linux" and not os.environ.get(var) and home.startswith("/")
+            and not hasattr(sys, "getandroidapilevel") and "ANDROID_DATA" not in os.environ):
+        return Path(home.rstrip("/") or "/", default, APP)
     import platformdirs
 
     return Path(getattr(platformdirs, f"user_{kind}_dir")(APP))
