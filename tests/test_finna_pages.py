@@ -482,3 +482,41 @@ def test_an_empty_list_next_to_an_error_flash_is_an_outage_not_an_empty_account(
     fines = html.replace("template-name-checkedout", "template-name-fines")
     with pytest.raises(Unreachable):
         pages.parse_fines(fines)
+
+
+def test_the_quick_due_date_search_answers_as_the_full_scan():
+    """_due_date first looks for a due label followed by a date; whatever the
+    text, it must answer as the scan over every date (the reference below,
+    the parser's earlier implementation) does."""
+    from datetime import date as Date
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    def reference(text):
+        low = text.lower()
+        labelled, others = None, []
+        for m in pages.DATE_RE.finditer(low):
+            try:
+                d = Date(int(m.group(3)), int(m.group(2)), int(m.group(1)))
+            except ValueError:
+                continue
+            tail = low[max(0, m.start() - 24): m.start()].rstrip(" :\u00a0-–")
+            if tail.endswith(("eräpäivä", "due date", "due")) or tail.rsplit(" ", 1)[-1].startswith("förfallo"):
+                labelled = d
+            elif not tail.endswith(("lainattu", "lainauspäivä", "utlånad", "checked out")):
+                others.append(d)
+        return labelled if labelled is not None else (others[-1] if others else None)
+
+    pieces = st.sampled_from([
+        "Eräpäivä", "eräpäivä:", "Due date", "due", "Overdue", "Förfallodatum", "förfaller",
+        "Lainattu:", "Utlånad", "checked out", ":", " ", "\u00a0", "-", "–", "x", "Kirja",
+        "26.11.2026", "1.2.2026", "31.2.2026", "126.11.2026", "26.11.20261", "7.7.2027", "due12.1.2026"])
+
+    @settings(max_examples=600, deadline=None)
+    @given(st.lists(pieces, max_size=14), st.sampled_from(["", " ", ": "]))
+    def check(parts, glue):
+        text = glue.join(parts)
+        assert pages._due_date(text) == reference(text), text
+
+    check()
