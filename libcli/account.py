@@ -14,7 +14,6 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Generic, TypeVar
 
-
 from libcli import storage
 from libcli.errors import ExitCode, LibcliError, LoginRefused
 

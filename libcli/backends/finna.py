@@ -228,11 +228,11 @@ class FinnaBackend(Backend):
         if pages.is_login_page(tree):
             fresh: tuple[http.Page, Any] | None = None
             if locked:
-                fresh = await self._login_for(url, what, is_page, tree, page)
+                fresh = await self._login_for(what, is_page, tree, page)
             else:
                 async with self._login_lock:
                     if generation == self._login_generation:
-                        fresh = await self._login_for(url, what, is_page, tree, page)
+                        fresh = await self._login_for(what, is_page, tree, page)
             if fresh is None:  # logged in (by this read or another): read again
                 page = await self._fetch("GET", url)
                 tree = self._tree(page, what)
@@ -247,7 +247,7 @@ class FinnaBackend(Backend):
                                f"{self.card.name} (it asks for the card again)")
         return page, tree
 
-    async def _login_for(self, url: str, what: str, is_page, tree, page: http.Page
+    async def _login_for(self, what: str, is_page, tree, page: http.Page
                          ) -> tuple[http.Page, Any] | None:
         """Log in with the form on ``page`` (the login lock held).
 

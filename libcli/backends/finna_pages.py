@@ -618,13 +618,21 @@ def _has(text: str, words: tuple[str, ...]) -> bool:
     return any(w in text for w in words)
 
 
-def _material_type(low: str) -> str:
-    """The value after a material-type label: up to the next label's colon."""
-    for label in _TYPE_LABELS:
+def _after_word(text: str, low: str, labels: tuple[str, ...]) -> str | None:
+    """What follows the first of `labels` found in `low` (`text` lower-cased),
+    taken from `text` past the separators; None without any label. Substring
+    searches: a regex over the row's text costs more."""
+    for label in labels:
         at = low.find(label)
         if at >= 0:
-            return low[at + len(label):].lstrip(" :\u00a0-")[:40].split(":", 1)[0]
-    return ""
+            return text[at + len(label):].lstrip(" :\u00a0-")
+    return None
+
+
+def _material_type(low: str) -> str:
+    """The value after a material-type label: up to the next label's colon."""
+    rest = _after_word(low, low, _TYPE_LABELS)
+    return rest[:40].split(":", 1)[0] if rest else ""
 
 
 @functools.lru_cache(maxsize=256)
@@ -663,15 +671,10 @@ _BARCODE_LABELS = ("viivakoodi", "streckkod", "barcode")
 
 
 def _barcode(text: str) -> str | None:
-    """The word after a barcode label (a substring search: regexes cost more)."""
-    low = text.lower()
-    for label in _BARCODE_LABELS:
-        at = low.find(label)
-        if at >= 0:
-            rest = text[at + len(label):].lstrip(" :\u00a0")
-            m = _BARCODE_VALUE.match(rest)
-            return m.group(0) if m else None
-    return None
+    """The word after a barcode label."""
+    rest = _after_word(text, text.lower(), _BARCODE_LABELS)
+    m = _BARCODE_VALUE.match(rest) if rest is not None else None
+    return m.group(0) if m else None
 
 
 _BARCODE_VALUE = lazyre.compile(r"[A-Za-z0-9][\w-]*")
