@@ -1,7 +1,10 @@
-"""A guard in front of the HTML parser: lexbor's time grows with the square
-of the nesting depth (10^5 nested divs take about a minute), so a hostile
-or broken page could hang libcli. Pages nested deeper than any real library
-page are refused as not understood before they are parsed."""
+"""Library pages' markup: a guard in front of the HTML parser, and the text
+helper the page parsers share.
+
+The guard: lexbor's time grows with the square of the nesting depth (10^5
+nested divs take about a minute), so a hostile or broken page could hang
+libcli. Pages nested deeper than any real library page are refused as not
+understood before they are parsed."""
 
 from __future__ import annotations
 
@@ -28,20 +31,25 @@ def _depth_bound(text: str, *, voids: bool = True) -> int:
     """An upper bound of the nesting depth at C speed (str.count per chunk):
     inside a chunk the depth rises at most by the chunk's opening tags. Tags
     cut at a chunk's edge only make the bound larger, never smaller. Without
-    `voids`, void elements count as opening tags that never close: a looser
-    bound in a third of the time."""
+    `voids`, void elements, comments and doctypes count as opening tags that
+    never close: a looser bound in a fraction of the time."""
     depth = bound = 0
     for start in range(0, len(text), _CHUNK):
         chunk = text[start:start + _CHUNK]
         ends = chunk.count("</")
         # Counting more closes than the parser sees would let the bound undercount.
         closes = ends - len(_NOT_CLOSE.findall(chunk))
-        opens = chunk.count("<") - ends - chunk.count("<!")
+        opens = chunk.count("<") - ends
         if voids:
-            opens -= sum(chunk.count(v) for v in _VOIDS)
+            opens -= chunk.count("<!") + sum(chunk.count(v) for v in _VOIDS)
         bound = max(bound, depth + opens)
         depth = max(depth + opens - closes, 0)
     return bound
+
+
+def clean(text: str | None) -> str:
+    """Collapse all kinds of whitespace (incl. no-break spaces) to one space, and strip."""
+    return " ".join((text or "").split())  # str.split() knows U+00A0 and U+202F
 
 
 def nesting_depth(text: str) -> int:
