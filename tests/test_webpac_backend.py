@@ -281,6 +281,8 @@ def test_fees_in_integer_cents_without_online_payment(demo):
     (fee,) = balance.items
     assert fee.title == "Kalevipoeg" and fee.amount.cents == 90 and not fee.payable_online
     assert fee.fee_type.value == "overdue"
+    due = demo.library.fees_of(CARD)[0].due_date
+    assert due is not None and fee.created == due  # the charge's due-date row
 
 
 def test_place_hold_points_to_the_librarys_own_channels(demo):

@@ -347,12 +347,26 @@ def test_fines_english():
         ("Kalevipoeg", "OVERDUE", 60), ("Replacement card", "", 150)]
     assert page.charges[0].dates == {"DATE CHECKED OUT": date(2026, 10, 1),
                                      "DATE DUE": date(2026, 10, 22)}
+    assert pages.charge_date(page.charges[0].dates) == date(2026, 10, 22)
+    assert pages.charge_date(page.charges[1].dates) is None
     assert page.total_cents == 210
+
+
+@pytest.mark.parametrize("dates, shown", [
+    ({"DATE CHECKED OUT": date(2026, 10, 1), "DATE DUE": date(2026, 10, 22),
+      "DATE RETURNED": date(2026, 10, 25)}, date(2026, 10, 25)),
+    ({"LAENUTATUD": date(2026, 10, 1), "TÄHTAEG": date(2026, 10, 22)}, date(2026, 10, 22)),
+    ({"DATE CHECKED OUT": date(2026, 10, 1)}, date(2026, 10, 1)),
+    ({"DATE RENEWED": date(2026, 10, 5)}, None),
+])
+def test_a_charge_shows_its_return_else_due_else_checkout_date(dates, shown):
+    assert pages.charge_date(dates) == shown
 
 
 def test_fines_estonian_with_comma_decimals():
     page = pages.parse_fines(fixture("fines_est.html"))
     assert [c.cents for c in page.charges] == [90, 123450]
+    assert pages.charge_date(page.charges[0].dates) == date(2026, 10, 8)  # TÄHTAEG
     assert page.total_cents == 123540
 
 

@@ -540,6 +540,7 @@ class WebPACBackend(Backend):
                 fee_type=fee_type_from(c.kind),
                 title=c.title,
                 description=c.kind or None,
+                created=pages.charge_date(c.dates),
                 payable_online=False,
             )
             for c in parsed.charges

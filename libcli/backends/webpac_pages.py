@@ -592,6 +592,23 @@ class FinesPage(Struct):
     total_cents: int = 0
 
 
+# A charge's date rows (reference §7) in English and Estonian, in the order
+# one is chosen as the charge's date: when it was settled on the loan (the
+# return), else when it began to run (the due date), else the checkout.
+_CHARGE_DATES = (("returned", "tagastatud", "tagastamis"), ("due", "tähtaeg"),
+                 ("checked out", "laenutatud", "laenutus"))
+
+
+def charge_date(dates: dict[str, date]) -> date | None:
+    """The date to show for a charge, from its labelled date rows."""
+    for words in _CHARGE_DATES:
+        for label, day in dates.items():
+            low = label.lower()
+            if any(w in low for w in words):
+                return day
+    return None
+
+
 def parse_fines(text: str) -> FinesPage:
     page = "fines"
     require_complete(text, page)

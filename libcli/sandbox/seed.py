@@ -315,8 +315,10 @@ def _accounts(view: str, lib: Library, b: _Builder, records: list[str], rng: ran
         lib.add_fee(c2, FeeType.OVERDUE, 50, created=old, record_id=r["Kätilö"],
                     description="Myöhästymismaksu")
     elif view == "tallinn":
+        # The loan it was charged on, returned 30 days late at 0.03 €/day (the page shows its dates).
         lib.add_fee(main, FeeType.OVERDUE, 90, created=old, record_id=r["Kalevipoeg"],
-                    description="Viivistasu")
+                    description="Viivistasu", checkout_date=old - timedelta(days=58),
+                    due_date=old - timedelta(days=30))
         c2 = first[1].card
         b.lend(c2, r["Rehepapp ehk November"], due_in=12)
         b.lend(c2, r["Mees, kes teadis ussisõnu"], due_in=19)
