@@ -140,3 +140,84 @@ def test_status_on_an_expired_session_is_three_round_trips(view):
     assert b._pin.calls == 1
     assert b.requests == 7  # 3 reads, the login post, 3 reads
     assert waves.depth == 3
+
+
+# --- renewing across pages ----------------------------------------------------------
+
+
+def big_account(view: str, **options):
+    """A warm session on the 120-loan card (three pages of 50), and one
+    renewable loan from each page."""
+    d = demo(view, big_loans=120, **options)
+    # Nobody else waits for these titles: every chosen loan can be renewed.
+    d.library.holds = {k: h for k, h in d.library.holds.items() if h.card == BIG_CARD}
+    waves = d.app = Waves(d.app)
+    b = d.backend()
+    b.card = Card(name="big", library=view, number=BIG_CARD)
+    b._pin.value = BIG_PIN
+    loans = run(b.loans())
+    page_list, _ = run(b._loan_pages())
+    assert len(page_list) == 3
+    keys = [next(r.key for r in lp.loans if r.renew_token) for _, lp in page_list]
+    chosen = [next(l for l in loans if l.key == k) for k in keys]
+    waves.finished.clear()
+    b.requests = 0
+    return d, b, waves, chosen
+
+
+@pytest.mark.parametrize("view", ["heili", "helmet"])
+def test_renewing_loans_on_three_pages_posts_them_together(view):
+    d, b, waves, chosen = big_account(view)
+    results = run(b.renew(chosen))
+    assert [r.loan_id for r in results] == [l.id for l in chosen]
+    assert all(r.renewed and r.new_due_date > l.due_date for r, l in zip(results, chosen))
+    # The three pages (fresh tokens), a post for each; renewed loans move later
+    # in the due-date order, off the page that answers, so the pages are read again.
+    assert b.requests == 9
+    assert waves.depth == 3  # the pages, the posts, the pages: each wave together
+
+
+def test_posts_that_all_meet_an_expired_session_log_in_once_and_are_not_sent_again():
+    from libcli.sandbox.misbehave import Fault
+
+    fault = Fault("expire_sessions", path="/MyResearch/CheckedOut", method="POST")
+    d, b, waves, chosen = big_account("helmet", faults=[fault])
+    before = {l.loan_id: l.due_date for l in d.library.loans_of(BIG_CARD)}
+    logins = b._pin.calls
+    results = run(b.renew(chosen))
+    assert [r.renewed for r in results] == [False] * 3
+    assert all("session expired" in r.message for r in results)
+    assert b._pin.calls == logins + 1  # one login for the three pages' answers
+    assert {l.loan_id: l.due_date for l in d.library.loans_of(BIG_CARD)} == before
+
+
+def test_a_page_whose_post_and_re_read_fail_is_reported_unknown_and_the_others_renewed():
+    from urllib.parse import quote
+
+    from libcli.http import READ_RETRIES
+    from libcli.sandbox.misbehave import Fault
+
+    d, b, waves, chosen = big_account("heili")
+    page_list, _ = run(b._loan_pages())
+    token = next(r.renew_token for r in page_list[1][1].loans if r.key == chosen[1].key)
+    post = Fault("error", path="/MyResearch/CheckedOut", method="POST", body=quote(token, safe=""))
+    # The renewal's three page reads pass; the failed post's re-read fails, every try.
+    reread = Fault("error", path="/MyResearch/CheckedOut", method="GET", skip=3,
+                   times=1 + READ_RETRIES)
+    d.options.faults += [post, reread]
+    results = run(b.renew(chosen))
+    assert [r.renewed for r in results] == [True, False, True]
+    assert "outcome is not known" in results[1].message and "libcli loans" in results[1].message
+    assert post.hits == 1 and reread.hits > 3  # the post was not sent again; the re-read was tried
+
+
+def test_every_page_failing_is_the_error_itself():
+    from libcli.errors import Unreachable
+    from libcli.sandbox.misbehave import Fault
+
+    d, b, waves, chosen = big_account("heili")
+    d.options.faults += [Fault("error", path="/MyResearch/CheckedOut", method="POST", times=None),
+                         Fault("error", path="/MyResearch/CheckedOut", method="GET", skip=3,
+                               times=None)]
+    with pytest.raises(Unreachable):
+        run(b.renew(chosen))

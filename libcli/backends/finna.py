@@ -10,7 +10,10 @@ with a live session; a cold start adds 2 (see below):
 
 - loans, holds, fees: 1 each (loans: +1 per further page of 50);
 - renew / renew all: 2 (the loans page for fresh tokens and CSRF, one post
-  whose answer is the re-read list with a result in each row);
+  whose answer is the re-read list with a result in each row); on a paged
+  account the pages are read together and each page's post goes out with
+  the others', and when a renewed loan moves to another page in the due-date
+  order, the pages are read together once more (3 round trips in all);
 - cancel holds: 2 (the list, which also puts the IDs in the session's
   whitelist; one post whose answer is the re-read list);
 - pickup locations: 2 (holdings tab, hold form); place a hold: 4 (holdings
@@ -378,16 +381,42 @@ class FinnaBackend(Backend):
     async def renew_all(self) -> list[RenewResult]:
         return await self._renew(None, renew_all=True)
 
-    def _read_back(self, tree, group, requested, results, unclear: str) -> None:
+    def _read_back(self, tree, group, requested, results, unclear: str, moved: list) -> None:
         """After a renew post of unclear outcome: a loan whose due date moved
-        was renewed; the others are reported with `unclear`, never re-posted."""
+        was renewed; the others are reported with `unclear`, never re-posted.
+        A loan gone from the page goes to `moved`, to be looked for on all."""
         after = {r.key: r for r in pages.parse_loans(tree).loans}
         for i, raw in group:
             now = after.get(raw.key)
-            if now is not None and now.due_date > raw.due_date:
+            if now is None:
+                moved.append((i, raw, unclear))
+            elif now.due_date > raw.due_date:
                 results[i] = self._result(requested[i], True, due=now.due_date)
             else:
                 results[i] = self._result(requested[i], False, message=unclear)
+
+    async def _look_for_moved(self, moved: list, requested: list, results: list) -> None:
+        """Loans a renewal's answer page no longer lists: renewing moves a loan
+        later in the due-date order, often onto another page. Every page is
+        read again (together: one round trip) and the due dates compared."""
+        try:
+            _, raws = await self._loan_pages()
+        except LibcliError as exc:
+            for i, _raw, _ in moved:
+                results[i] = self._result(requested[i], False, message=(
+                    f"the renewal was sent but the loan could not be read again ({exc}); "
+                    "libcli loans shows whether it was renewed"))
+            return
+        now = {r.key: r for r in raws}
+        for i, raw, otherwise in moved:
+            loan = now.get(raw.key)
+            if loan is None:
+                results[i] = self._result(requested[i], False, message=(
+                    "the loan is no longer listed (returned?); check your loans"))
+            elif loan.due_date > raw.due_date:
+                results[i] = self._result(requested[i], True, due=loan.due_date)
+            else:
+                results[i] = self._result(requested[i], False, message=otherwise)
 
     def _result(self, loan: Loan | pages.RawLoan, renewed: bool, *, due: date | None = None,
                 message: str | None = None) -> RenewResult:
@@ -416,54 +445,94 @@ class FinnaBackend(Backend):
                 continue
             to_post.setdefault(page_of[raw.key], []).append((i, raw))
 
-        for url, group in to_post.items():
-            first = page_list[0][1]
-            use_all = (renew_all and len(page_list) == 1 and first.can_renew_all
-                       and first.renew_all_ids)
-            data: list[tuple[str, str]] = []
-            if csrf_of.get(url):
-                data.append(("csrf", csrf_of[url]))
-            if use_all:
-                data.append(("renewAll", "1"))
-                data += [("renewAllIDS[]", v) for v in first.renew_all_ids]
-            else:
-                data.append(("renewSelected", "1"))
-                data += [("renewSelectedIDS[]", raw.renew_token) for _, raw in group]
-            try:
-                page = await self._fetch("POST", url, data=data)
-            except Unreachable:
-                # The post may or may not have reached the library: read the
-                # account again and report what it shows; never post again.
-                _, tree = await self._account(url, pages.LOANS_PAGE, pages.is_loans_page)
-                self._read_back(tree, group, requested, results, ANSWER_LOST)
-                continue
-            tree = self._tree(page, pages.LOANS_PAGE)
-            if pages.is_login_page(tree):
-                # The library did not act on the post. Log in, re-read, report.
-                page = await self._login_with(tree, page)
-                tree = self._tree(page, pages.LOANS_PAGE)
-                if not pages.is_loans_page(tree):
-                    page = await self._fetch("GET", url)
-                    tree = self._tree(page, pages.LOANS_PAGE)
-                self._read_back(tree, group, requested, results, SESSION_EXPIRED)
-                continue
-            answer = pages.parse_loans(tree)
-            after = {r.key: r for r in answer.loans}
-            errors = [f.text for f in answer.flashes if f.level == "danger"]
-            for i, raw in group:
-                results[i] = self._row_result(requested[i], raw, after.get(raw.key),
-                                              answer.other_page_failures, errors)
+        # One post per page, all at once: each answer is its own page again,
+        # with a result in each renewed row (one round trip for any number of pages).
+        groups = list(to_post.items())
+        moved: list[tuple[int, pages.RawLoan, str]] = []
+        outcomes = await asyncio.gather(
+            *(self._post_renewals(url, group, page_list, csrf_of.get(url), renew_all,
+                                  requested, results, moved) for url, group in groups),
+            return_exceptions=True)
+        failed = [o for o in outcomes if isinstance(o, BaseException)]
+        for o in failed:
+            if not isinstance(o, LibcliError):
+                raise o
+        if failed and len(failed) == len(outcomes):
+            raise failed[0]
+        # Some pages' posts were answered: report those, and say of the others
+        # that their outcome is not known (the posts went out; never re-post).
+        for (_, group), o in zip(groups, outcomes):
+            if isinstance(o, LibcliError):
+                for i, _raw in group:
+                    results[i] = self._result(requested[i], False, message=(
+                        f"the outcome is not known ({o}); libcli loans shows whether it "
+                        "was renewed"))
+        if moved:
+            await self._look_for_moved(moved, requested, results)
         return [r for r in results if r is not None]
 
+    async def _post_renewals(self, url: str, group: list[tuple[int, pages.RawLoan]],
+                             page_list, csrf: str | None, renew_all: bool,
+                             requested: list, results: list, moved: list) -> None:
+        """Renew the loans of one loans page, posting its form once; fill
+        `results`, and `moved` with the loans its answer no longer lists."""
+        first = page_list[0][1]
+        use_all = renew_all and len(page_list) == 1 and first.can_renew_all and first.renew_all_ids
+        data: list[tuple[str, str]] = []
+        if csrf:
+            data.append(("csrf", csrf))
+        if use_all:
+            data.append(("renewAll", "1"))
+            data += [("renewAllIDS[]", v) for v in first.renew_all_ids]
+        else:
+            data.append(("renewSelected", "1"))
+            data += [("renewSelectedIDS[]", raw.renew_token) for _, raw in group]
+        generation = self._login_generation
+        try:
+            page = await self._fetch("POST", url, data=data)
+        except Unreachable:
+            # The post may or may not have reached the library: read the
+            # account again and report what it shows; never post again.
+            _, tree = await self._account(url, pages.LOANS_PAGE, pages.is_loans_page)
+            self._read_back(tree, group, requested, results, ANSWER_LOST, moved)
+            return
+        tree = self._tree(page, pages.LOANS_PAGE)
+        if pages.is_login_page(tree):
+            # The library did not act on the post. Log in (once, however many
+            # pages' posts met the login page), re-read, report.
+            async with self._login_lock:
+                if generation == self._login_generation:
+                    page = await self._login_with(tree, page)
+                    self._login_generation += 1
+                    tree = self._tree(page, pages.LOANS_PAGE)
+                else:
+                    tree = None
+            if tree is None or not pages.is_loans_page(tree) or page.url != url:
+                page = await self._fetch("GET", url)
+                tree = self._tree(page, pages.LOANS_PAGE)
+            self._read_back(tree, group, requested, results, SESSION_EXPIRED, moved)
+            return
+        answer = pages.parse_loans(tree)
+        after = {r.key: r for r in answer.loans}
+        errors = [f.text for f in answer.flashes if f.level == "danger"]
+        for i, raw in group:
+            result = self._row_result(requested[i], raw, after.get(raw.key),
+                                      answer.other_page_failures, errors)
+            if result is None:
+                moved.append((i, raw, "the library gave no answer for this loan"))
+            else:
+                results[i] = result
+
     def _row_result(self, loan, before: pages.RawLoan, after: pages.RawLoan | None,
-                    other_failures: list[str], errors: list[str]) -> RenewResult:
+                    other_failures: list[str], errors: list[str]) -> RenewResult | None:
+        """The result the answer page shows for a loan; None when the page no
+        longer lists it and names no failure for it (it moved: look it up)."""
         if after is None:
             for text in other_failures:
                 if text.startswith(before.title):
                     reason = pages._after_label(text, pages._RENEW_FAIL)
                     return self._result(loan, False, message=reason)
-            return self._result(loan, False, message="the loan was no longer listed "
-                                "after the renewal; check your loans")
+            return None
         if after.result is not None:
             if after.result.renewed:
                 return self._result(loan, True, due=after.due_date)
