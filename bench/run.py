@@ -576,7 +576,8 @@ def write_report(data: dict, path: Path) -> None:
         w("## Parsing a page of 100 loans\n")
         w("This thread's CPU time (`time.thread_time`, robust to other load) of parsing one "
           "page, in fresh processes of the regular install (bench/parse_timing.py): the first "
-          "parse in a process (patterns compiled, caches cold), then the steady state after ten "
+          "parse in a process (patterns compiled, caches cold, the tree's memory new to the process), "
+          "then the steady state after ten "
           "more, timed in turns with *lexbor alone* building the tree of the same page.\n")
         w("| parser | loans | page KiB | first in a process, median ms | steady CPU median ms "
           "| steady CPU min ms | lexbor alone, min ms | runs |")
