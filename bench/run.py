@@ -511,8 +511,7 @@ def write_report(data: dict, path: Path) -> None:
         w("Sections measured at different times (`--merge`): " + "; ".join(
             f"{k} {v}" for k, v in data["section_dates"].items()) + ".\n")
     w("Whole `libcli` processes against the demo library on 127.0.0.1 (one server process "
-      "per view), the latency L added by the server to every answer (after handling the "
-      "request, as a library's own CPUs would: see bench/server.py). *Local* is the median "
+      "per view), the latency added by the server to every request. *Local* is the median "
       "at 0 ms added latency (Python start-up, imports, parsing, rendering, plus the "
       "loopback requests themselves); *network* is median(L) − local; *RT* is network / L, "
       "the critical path in round trips; *ratio* is network / (ideal RT × L), target ≤ 1.15. "
