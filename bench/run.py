@@ -60,6 +60,27 @@ def libcli_cmd() -> list[str]:
     return list(_LIBCLI) or dev_libcli_cmd()
 
 
+# The demo servers stand in for libraries' servers, which run on machines of
+# their own: here they get CPUs of their own, and the measured libcli process
+# the first CPU alone. Sharing all CPUs, the servers' work competed with
+# libcli's at L = 0 more than at L > 0, and the difference leaked into the
+# network part (ratios from 0.2 to 1.7 at 50 ms, depending on the load).
+def _cpus() -> list[int]:
+    try:
+        return sorted(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux: no pinning
+        return []
+
+
+CLIENT_CPUS = set(_cpus()[:1]) if len(_cpus()) >= 2 else set()
+SERVER_CPUS = set(_cpus()[1:]) if len(_cpus()) >= 2 else set()
+
+
+def pinned(cpus: set[int]):
+    """A preexec_fn running the child on `cpus` (None: no pinning)."""
+    return (lambda: os.sched_setaffinity(0, cpus)) if cpus else None
+
+
 # --- servers --------------------------------------------------------------------
 
 
@@ -69,7 +90,7 @@ class Server:
         self.proc = subprocess.Popen(
             [sys.executable, str(HERE / "server.py"), "--view", view, "--port", "0",
              "--big", str(big), "--renew", str(renew)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=pinned(SERVER_CPUS))
         self.cards: list[tuple[str, str, int | None]] = []  # number, pin, loans (extra patrons)
         deadline = time.monotonic() + 60
         self.url = None
@@ -155,7 +176,8 @@ def run_process(cmd: list[str], env: dict, *, stdin: str | None = None) -> tuple
     The child's CPU time (user + system) is kept in LAST_CPU."""
     t0 = time.perf_counter()
     p = subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                         preexec_fn=pinned(CLIENT_CPUS))
     if stdin:
         p.stdin.write(stdin.encode())
         p.stdin.close()
@@ -432,7 +454,8 @@ def bench_parsing(log, runs: int, python: str, workdir: Path, processes: int = 5
         first, wall, cpu, tree = [], [], [], []
         for _ in range(processes):  # each a fresh process, as a `libcli` run is
             done = subprocess.run([python, str(HERE / "parse_timing.py"), kind, str(page), str(per_process)],
-                                  capture_output=True, text=True, check=True)
+                                  capture_output=True, text=True, check=True,
+                                  preexec_fn=pinned(CLIENT_CPUS))
             r = json.loads(done.stdout)
             first.append(r["first_cpu"])
             wall += r["wall"]
@@ -464,7 +487,17 @@ def machine() -> dict:
     except OSError:
         pass
     return {"nproc": os.cpu_count(), "cpu": cpu, "python": platform.python_version(),
-            "platform": platform.platform()}
+            "platform": platform.platform(), "client_cpus": sorted(CLIENT_CPUS),
+            "server_cpus": sorted(SERVER_CPUS)}
+
+
+def cpus_note(data: dict) -> str:
+    m = data["machine"]
+    if "client_cpus" not in m:
+        return "not pinned (results from before pinning)"
+    if not m["client_cpus"]:
+        return "not pinned (one CPU, or not Linux)"
+    return f"libcli on CPU {m['client_cpus']}, the servers on CPU {m['server_cpus']}"
 
 
 SECTIONS = ("commands", "memory", "startup", "imports", "parsing")
@@ -511,7 +544,8 @@ def write_report(data: dict, path: Path) -> None:
         w("Sections measured at different times (`--merge`): " + "; ".join(
             f"{k} {v}" for k, v in data["section_dates"].items()) + ".\n")
     w("Whole `libcli` processes against the demo library on 127.0.0.1 (one server process "
-      "per view), the latency added by the server to every request. *Local* is the median "
+      "per view; " + cpus_note(data) + "), the latency L added by the server to "
+      "every answer, after handling the request (see bench/server.py). *Local* is the median "
       "at 0 ms added latency (Python start-up, imports, parsing, rendering, plus the "
       "loopback requests themselves); *network* is median(L) − local; *RT* is network / L, "
       "the critical path in round trips; *ratio* is network / (ideal RT × L), target ≤ 1.15. "
@@ -610,7 +644,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--merge", type=Path, metavar="JSON",
                     help="keep the sections of this earlier raw results file that this run "
                          "does not measure (e.g. re-measure start-up after a noisy spell)")
+    ap.add_argument("--no-pin", action="store_true",
+                    help="let libcli and the demo servers share every CPU (for comparison)")
     args = ap.parse_args(argv)
+    if args.no_pin:
+        CLIENT_CPUS.clear()
+        SERVER_CPUS.clear()
     if args.report:
         write_report(reanalysed(json.loads(args.report.read_text())), args.out)
         return 0

@@ -4,9 +4,17 @@ Like ``python -m libcli.sandbox``, plus what the benchmark needs:
 
 * extra patrons: ``--big K --big-loans N`` adds K patrons with N loans each
   (cards ``8<v><kkkkkk>``, PIN 9999), for paging and memory;
-* control endpoints outside the latency middleware (they cost no added
-  latency and are not counted):
-  ``POST /__bench/latency?ms=N`` sets the added latency per request,
+* latency added to every answer, after the request was handled. A library's
+  server works on CPUs of its own while requests and answers travel; these
+  servers run on the benchmark machine (bench/run.py gives them CPUs apart
+  from libcli's). Delayed before handling, as the demo library's own
+  ``latency_ms`` does, the 30 requests of a 10-card ``status`` would arrive
+  together after L and wait for each other on those CPUs: work that at
+  L = 0 overlaps libcli's, counted as network. Delayed after handling, each
+  server works as it does at L = 0, and each answer arrives L later;
+* control endpoints outside the latency (they cost no added latency and are
+  not counted):
+  ``POST /__bench/latency?ms=N`` sets the latency added to each answer,
   ``POST /__bench/reset`` puts every loan's due date and renewal count back
   (so ``renew --all`` can be measured again) and zeroes the counter,
   ``GET /__bench/stats`` returns the number of requests served since the
@@ -19,6 +27,7 @@ Sessions never expire (the whole run keeps its warm sessions).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import random
 import socket
@@ -52,10 +61,10 @@ def add_patron_with_loans(lib, card: str, n: int, patron_id: str) -> None:
 
 
 class Control:
-    def __init__(self, app, library, options):
+    def __init__(self, app, library, latency_ms: int = 0):
         self.app = app
         self.library = library
-        self.options = options
+        self.latency_ms = latency_ms
         self.count = 0
         self.saved = {lid: (l.due_date, l.renewals) for lid, l in library.loans.items()}
 
@@ -65,11 +74,24 @@ class Control:
         path = scope["path"]
         if not path.startswith("/__bench/"):
             self.count += 1
-            return await self.app(scope, receive, send)
+            if not self.latency_ms:
+                return await self.app(scope, receive, send)
+            delay = self.latency_ms / 1000
+            delayed = False
+
+            async def send_later(message):
+                # The answer is complete when it starts (starlette renders first).
+                nonlocal delayed
+                if not delayed:
+                    delayed = True
+                    await asyncio.sleep(delay)
+                await send(message)
+
+            return await self.app(scope, receive, send_later)
         answer: dict = {"ok": True}
         if path == "/__bench/latency":
             qs = dict(p.split("=", 1) for p in scope["query_string"].decode().split("&") if "=" in p)
-            self.options.latency_ms = int(qs.get("ms", "0"))
+            self.latency_ms = int(qs.get("ms", "0"))
         elif path == "/__bench/reset":
             for lid, (due, renewals) in self.saved.items():
                 loan = self.library.loans.get(lid)
@@ -109,9 +131,9 @@ def main(argv: list[str] | None = None) -> None:
         add_patron_with_loans(lib, card, args.renew_loans, patron_id=f"{4000000 + k:07d}")
         extra.append((card, args.renew_loans))
     lib.revision = 0
-    options = Options(latency_ms=args.latency_ms, session_ttl=None)
+    options = Options(session_ttl=None)
     app = create_app(args.view, library=lib, options=options, store=Store(None))
-    control = Control(app, lib, options)
+    control = Control(app, lib, args.latency_ms)
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
