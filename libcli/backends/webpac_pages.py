@@ -31,8 +31,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from libcli import lazyre
 from libcli.errors import PageNotUnderstood
-from libcli.markup import clean
-from libcli.markup import parse as guarded
+from libcli.markup import clean, parse  # parse refuses absurdly deep nesting
 
 # --- small helpers ----------------------------------------------------------
 
@@ -94,10 +93,6 @@ def parse_money(text: str, page: str, what: str = "an amount") -> int:
     frac = m.group("frac") or "0"
     cents = whole * 100 + int(frac.ljust(2, "0"))
     return -cents if (m.group("neg") or m.group("neg2")) else cents
-
-
-def parse(text: str) -> LexborHTMLParser:
-    return guarded(text)  # refuses absurdly deep nesting
 
 
 def require_complete(text: str, page: str) -> None:
