@@ -54,6 +54,7 @@ def dev_libcli_cmd() -> list[str]:
 # user's `pip install` leaves it, bytecode compiled. The editable tree under
 # PYTHONDONTWRITEBYTECODE=1 recompiles libcli on every run (about 100 ms).
 _LIBCLI: list[str] = []
+_PYTHON: list[str] = []  # the regular install's python, for the baseline runs
 
 
 def libcli_cmd() -> list[str]:
@@ -223,9 +224,11 @@ SCENARIOS = {
 
 
 def bench_commands(servers: dict[str, Server], profiles: dict[str, Profile], latencies: list[int],
-                   runs: int, scenarios: list[str], log) -> dict:
+                   runs: int, scenarios: list[str], log) -> tuple[dict, dict]:
     """Every scenario at every latency, interleaved: run k measures each latency
-    once (in a rotated order), so the machine's drift hits all latencies alike."""
+    once (in a rotated order), so the machine's drift hits all latencies alike.
+    With each round, a `python -c 'import click'` (the machine's speed at that
+    moment, for the local parts). Returns the results and that baseline."""
 
     def set_latency(lat: int) -> None:
         for s in servers.values():
@@ -235,12 +238,15 @@ def bench_commands(servers: dict[str, Server], profiles: dict[str, Profile], lat
     for prof in profiles.values():  # warm every profile's sessions (not measured)
         run_process(libcli_cmd() + ["loans"], prof.env)
     results: dict = {name: {} for name in scenarios}
+    baseline: list[float] = []
     for name in scenarios:
         argv, pname, ideal, cold = SCENARIOS[name]
         prof = profiles[pname]
         cells = {lat: {"times": [], "cpu": [], "run_ms": [], "requests": [], "server_requests": [], "maxrss_kib": [],
                        "exit_codes": [], "ideal_rt": ideal} for lat in latencies}
         for k in range(runs):
+            baseline.append(run_process((_PYTHON or [sys.executable]) + ["-c", "import click"],
+                                        prof.env)[0])
             order = latencies[k % len(latencies):] + latencies[:k % len(latencies)]
             for lat in order:
                 set_latency(lat)
@@ -272,7 +278,8 @@ def bench_commands(servers: dict[str, Server], profiles: dict[str, Profile], lat
         log(f"  {name:34s} {line} ms; requests {cells[latencies[-1]]['requests'][-1]} "
             f"(server {cells[latencies[-1]]['server_requests'][-1]})")
     set_latency(0)
-    return results
+    log(f"  python -c 'import click', with every round: median {statistics.median(baseline) * 1000:.1f} ms")
+    return results, summary(baseline)
 
 
 def analyse(results: dict) -> dict:
@@ -525,7 +532,8 @@ def merge_results(base: dict, new: dict) -> dict:
             out[key] = new[key]
             dates[key] = new["date"]
     if "commands" in new:
-        out.update({k: new[k] for k in ("analysis", "runs", "latencies", "quick")})
+        out.update({k: new[k] for k in ("analysis", "runs", "latencies", "quick", "commands_baseline")
+                    if k in new})
     out["section_dates"] = dates
     out["date"] = new["date"]
     out["elapsed_s"] = new.get("elapsed_s")
@@ -557,6 +565,11 @@ def write_report(data: dict, path: Path) -> None:
           "path in round trips / **ratio** (from medians) · ratio from minima · ratio from the "
           "in-process run time. Local: median wall ms (min–max) and median CPU ms of the "
           "process at 0 ms.\n")
+        if "commands_baseline" in data:
+            b = data["commands_baseline"]
+            w(f"The machine's speed during these runs: `python -c 'import click'`, run once with "
+              f"every round, took a median of {b['median'] * 1000:.1f} ms "
+              f"({b['min'] * 1000:.1f}–{b['max'] * 1000:.1f}, {b['n']} runs).\n")
         head = "| command | ideal RT | requests | local ms (min–max), CPU | " + " | ".join(
             f"L={lat} ms" for lat in lats if lat) + " |"
         w(head)
@@ -673,6 +686,7 @@ def main(argv: list[str] | None = None) -> int:
         keyring_home.mkdir()
         regular = regular_install(root)
         _LIBCLI[:] = regular[1]
+        _PYTHON[:] = [regular[0]]
         servers: dict[str, Server] = {}
         stack.callback(lambda: [s.stop() for s in servers.values()])
         need_servers = bool(sections & {"commands", "memory", "imports"})  # imports: a warm loans
@@ -700,7 +714,8 @@ def main(argv: list[str] | None = None) -> int:
             log("cards: " + ", ".join(f"{k}={len(v.cards)}" for k, v in profiles.items()))
         if "commands" in sections:
             log(f"commands: {runs} runs at {lats} ms")
-            data["commands"] = bench_commands(servers, profiles, lats, runs, scenarios, log)
+            data["commands"], data["commands_baseline"] = bench_commands(
+                servers, profiles, lats, runs, scenarios, log)
             data["analysis"] = analyse(data["commands"])
             for s in servers.values():
                 s.control("/__bench/latency?ms=0")
