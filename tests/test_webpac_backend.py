@@ -294,6 +294,17 @@ def test_place_hold_points_to_the_librarys_own_channels(demo):
         run(b.pickup_locations("b1000013"))
 
 
+def test_search_points_to_esters_own_search_for_the_query(demo):
+    b = demo.backend()
+    with pytest.raises(NotSupported) as err:
+        run(b.search("Tõde ja õigus"))
+    # Scope 8 (Tallinn's libraries) in the card's language, keyword search,
+    # the query percent-encoded as UTF-8.
+    assert (f"https://www.ester.ee/search~S8*{b.lang}/?searchtype=X&searcharg="
+            "T%C3%B5de%20ja%20%C3%B5igus") in str(err.value)
+    assert b.requests == 0
+
+
 def test_a_live_cookie_without_the_saved_path_needs_no_pin(demo):
     async def go():
         first = demo.backend()

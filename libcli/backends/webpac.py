@@ -27,7 +27,7 @@ import asyncio
 import logging
 import re
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import quote, urljoin
 
 from libcli import http, lazyre
 from libcli.backends import webpac_pages as pages
@@ -35,7 +35,7 @@ from libcli.backends.base import Backend
 from libcli.errors import LoginRefused, NotSupported, PageNotUnderstood, Unreachable
 from libcli.model import (
     Balance, CancelResult, Fee, FeeType, Hold, HoldStatus, Loan, Material, Money,
-    PickupLocation, PlaceHoldResult, RenewResult,
+    PickupLocation, PlaceHoldResult, RenewResult, SearchResult,
 )
 from libcli.policy import due_status, estimated_late_fee, predicted_renewal
 
@@ -499,6 +499,14 @@ class WebPACBackend(Backend):
             raise self._hold_refused(f"ESTER refused the request: {words[:200]}"
                                      if words else "ESTER refused the request")
         return page, form
+
+    async def search(self, query: str, *, limit: int = 20) -> list[SearchResult]:
+        # The reference shows WebPAC's search addresses but not its result
+        # markup, so libcli does not read results; it points to the search.
+        url = (f"{self.consortium.url}/search~S{self.scope}*{self.lang}/"
+               f"?searchtype=X&searcharg={quote(query, safe='')}")
+        raise NotSupported(f"{self.consortium.name}: libcli does not search its catalogue; "
+                           f"search it in a browser: {url}")
 
     async def pickup_locations(self, record_id: str) -> list[PickupLocation]:
         _, form = await self._request_page(record_id)
