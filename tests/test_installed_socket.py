@@ -48,6 +48,30 @@ def cli_json(env, *args, expect=0):
     return json.loads(cli(env, *args, "--json", expect=expect).stdout)
 
 
+def test_renewing_loans_on_three_pages_over_a_socket(env):
+    """A 120-loan card (three pages of 50): one loan renewed from each page,
+    each still reported with its new due date though renewing moved it."""
+    server = Server("--view", "heili", "--big-loans", "120")
+    try:
+        number, pin, n = server.big
+        assert n == 120
+        cli(env, "card", "add", "big", "--library", "heili", "--number", number, "--url",
+            server.url, "--pin-stdin", pin=f"{pin}\n")
+        loans = cli_json(env, "loans")["loans"]
+        assert len(loans) == 120 and len({l["id"] for l in loans}) == 120
+        # In due-date order, as the pages list them: renewable loans from the
+        # start, the middle and the end (pages 1, 2 and 3).
+        renewable = [i for i, l in enumerate(loans) if l["renewable"]]
+        picks = [loans[min(renewable, key=lambda i: abs(i - at))] for at in (0, 60, 119)]
+        assert len({l["id"] for l in picks}) == 3
+        out = cli_json(env, "renew", *[l["id"] for l in picks])
+        assert [r["renewed"] for r in out["results"]] == [True] * 3, out
+        due = {l["id"]: l["due_date"] for l in cli_json(env, "loans")["loans"]}
+        assert all(due[r["id"]] == r["new_due_date"] for r in out["results"])
+    finally:
+        server.stop()
+
+
 @pytest.mark.parametrize("view", ["heili", "tuni", "helmet"])
 def test_finna_views_over_a_socket(env, view):
     server = Server("--view", view)

@@ -2,7 +2,8 @@
 
 Prints one line per demo patron of the view (``card N pin P view V``), then
 ``listening on http://127.0.0.1:PORT`` once the socket accepts connections,
-so scripts can parse both.
+so scripts can parse both. ``--big-loans N`` adds a patron with N loans
+(``card 99990000 pin 9999 view V loans N``): on Finna, 50 loans to a page.
 """
 
 from __future__ import annotations
@@ -29,14 +30,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--language", choices=("fi", "sv", "en-gb"), default="fi")
     ap.add_argument("--state", type=Path, help="SQLite file that keeps the library between runs")
     ap.add_argument("--seed", type=int, default=0, help="makes generated data and faults reproducible")
+    ap.add_argument("--big-loans", type=int, default=0, metavar="N",
+                    help="add a patron with N loans (paged accounts, renewing across pages)")
     return ap.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> None:
     import uvicorn
 
-    from .app import Options, create_app
-    from .seed import demo_patrons
+    from .app import Options, create_app, load_or_seed
+    from .seed import BIG_CARD, BIG_PIN, add_big_account, demo_patrons
+    from .store import Store
 
     args = parse_args(argv)
     options = Options(latency_ms=args.latency_ms, error_rate=args.error_rate,
@@ -44,7 +48,12 @@ def main(argv: list[str] | None = None) -> None:
                       refuse_csrf_once=args.refuse_csrf_once, language=args.language,
                       finna_variant=args.finna_variant, webpac_variant=args.webpac_variant,
                       seed=args.seed)
-    app = create_app(args.view, options=options, state_file=args.state)
+    store = Store(args.state)
+    library = load_or_seed(args.view, store, seed=args.seed)
+    if args.big_loans and BIG_CARD not in library.patrons:
+        add_big_account(library, args.big_loans)
+        store.save_library(library)
+    app = create_app(args.view, library=library, options=options, store=store)
     # Loopback only: the demo's PINs are public.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -53,6 +62,9 @@ def main(argv: list[str] | None = None) -> None:
     port = sock.getsockname()[1]
     for p in demo_patrons(args.view):
         print(f"card {p.card} pin {p.pin} view {p.view}")
+    if BIG_CARD in library.patrons:
+        n = len(library.loans_of(BIG_CARD))
+        print(f"card {BIG_CARD} pin {BIG_PIN} view {args.view} loans {n}")
     print(f"listening on http://127.0.0.1:{port}", flush=True)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
     server = uvicorn.Server(config)
