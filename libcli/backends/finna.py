@@ -448,10 +448,13 @@ class FinnaBackend(Backend):
         # One post per page, all at once: each answer is its own page again,
         # with a result in each renewed row (one round trip for any number of pages).
         groups = list(to_post.items())
+        first = page_list[0][1]
+        all_ids = (first.renew_all_ids if renew_all and len(page_list) == 1 and first.can_renew_all
+                   else None)
         moved: list[tuple[int, pages.RawLoan, str]] = []
         outcomes = await asyncio.gather(
-            *(self._post_renewals(url, group, page_list, csrf_of.get(url), renew_all,
-                                  requested, results, moved) for url, group in groups),
+            *(self._post_renewals(url, group, csrf_of.get(url), all_ids, requested, results, moved)
+              for url, group in groups),
             return_exceptions=True)
         failed = [o for o in outcomes if isinstance(o, BaseException)]
         for o in failed:
@@ -472,18 +475,17 @@ class FinnaBackend(Backend):
         return [r for r in results if r is not None]
 
     async def _post_renewals(self, url: str, group: list[tuple[int, pages.RawLoan]],
-                             page_list, csrf: str | None, renew_all: bool,
+                             csrf: str | None, all_ids: list[str] | None,
                              requested: list, results: list, moved: list) -> None:
-        """Renew the loans of one loans page, posting its form once; fill
-        `results`, and `moved` with the loans its answer no longer lists."""
-        first = page_list[0][1]
-        use_all = renew_all and len(page_list) == 1 and first.can_renew_all and first.renew_all_ids
+        """Renew the loans of one loans page, posting its form once (with
+        `all_ids`, the page's renew-all form); fill `results`, and `moved`
+        with the loans its answer no longer lists."""
         data: list[tuple[str, str]] = []
         if csrf:
             data.append(("csrf", csrf))
-        if use_all:
+        if all_ids:
             data.append(("renewAll", "1"))
-            data += [("renewAllIDS[]", v) for v in first.renew_all_ids]
+            data += [("renewAllIDS[]", v) for v in all_ids]
         else:
             data.append(("renewSelected", "1"))
             data += [("renewSelectedIDS[]", raw.renew_token) for _, raw in group]
