@@ -142,7 +142,9 @@ async def request(
     url: str,
     *,
     data: Any = None,
+    json: Any = None,
     params: Any = None,
+    headers: Mapping[str, str] | None = None,
     follow: bool = True,
     retries: int | None = None,
 ) -> Page:
@@ -165,7 +167,8 @@ async def request(
         if attempt:
             await asyncio.sleep(BACKOFF_SECONDS * (2 ** (attempt - 1)))
         try:
-            return await _send(client, method, target, data=data, params=params, follow=follow)
+            return await _send(client, method, target, data=data, json=json, params=params,
+                               headers=headers, follow=follow)
         except _Retryable as exc:
             last_error = exc.cause
             log.debug("retrying %s %s after %s", method, urlsplit(target).path, exc.cause)
@@ -191,7 +194,7 @@ def _describe(exc: Exception | None) -> str:
     return str(exc) if exc else "no answer"
 
 
-def _build(client, method, url, data, params) -> httpx.Request:
+def _build(client, method, url, data, params, json=None, headers=None) -> httpx.Request:
     # Forms repeat and order their fields (renewSelectedIDS[] ...): a list of
     # pairs is sent as such, which httpx's `data=` does not do for lists.
     if isinstance(data, (list, tuple)):
@@ -199,12 +202,12 @@ def _build(client, method, url, data, params) -> httpx.Request:
 
         return client.build_request(
             method, url, params=params, content=urlencode(list(data)).encode(),
-            headers={"Content-Type": "application/x-www-form-urlencoded"},
+            headers={**(headers or {}), "Content-Type": "application/x-www-form-urlencoded"},
         )
-    return client.build_request(method, url, data=data, params=params)
+    return client.build_request(method, url, data=data, json=json, params=params, headers=headers)
 
 
-async def _send(client, method, url, *, data, params, follow) -> Page:
+async def _send(client, method, url, *, data, params, follow, json=None, headers=None) -> Page:
     import time
 
     history: list[str] = []
@@ -214,7 +217,7 @@ async def _send(client, method, url, *, data, params, follow) -> Page:
     for _ in range(MAX_REDIRECTS + 1):
         started = time.perf_counter()
         try:
-            req = _build(client, method, url, data, params)
+            req = _build(client, method, url, data, params, json, headers)
             response = await client.send(req, stream=True)
             # The path only: queries and form bodies may carry card numbers.
             log.debug("%s %s%s -> %d (%.0f ms)", method, urlsplit(url).hostname,
@@ -259,7 +262,7 @@ async def _send(client, method, url, *, data, params, follow) -> Page:
                 url = location
                 # 301/302/303 after a POST become a GET, as browsers do.
                 if response.status_code in (301, 302, 303):
-                    method, data = "GET", None
+                    method, data, json = "GET", None, None
                 params = None
                 continue
             try:

@@ -109,6 +109,14 @@ class Consortium(Struct, frozen=True):
     # matched as the host or a subdomain; the library's own host is always allowed.
     payment_hosts: tuple[str, ...] = ()
     search_api: str | None = None
+    # Primo VE: the view id (`358FIN_TAMPO:VU1`) and institution code the
+    # patron API is asked under (reference/primo-ve.md §2).
+    view: str | None = None
+    institution: str | None = None
+    # The order of day, month and year in the dates a site prints: "dmy"
+    # (Tallinn, Finland), "mdy" (NYPL, Waterloo), "ymd" (Montréal). A date that
+    # cannot be read in this order is an error, never a guess.
+    date_order: str = "dmy"
 
     def to_dict(self) -> dict[str, Any]:
         pay = self.policy.online_payment
@@ -179,6 +187,9 @@ def load_registry(text: str) -> dict[str, Consortium]:
             scope=data.get("scope"),
             payment_hosts=tuple(data.get("payment_hosts", ())),
             search_api=data.get("search_api"),
+            view=data.get("view"),
+            institution=data.get("institution"),
+            date_order=data.get("date_order", "dmy"),
             policy=_policy_from(data),
         )
     return registry

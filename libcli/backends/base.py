@@ -1,10 +1,21 @@
-"""The small interface every library system's backend implements.
+"""The small interface every library system's backend implements, and the
+one session object they all talk through.
 
 A backend is a translator between one library system and the model: it turns
 pages into model objects and model requests into HTTP. It knows nothing of
 the CLI, the config file or the keyring: it gets an httpx client (with the
 card's cookie jar), a callable that yields the PIN only when a login is
 really needed, and a dict of session state it may keep between runs.
+
+Every request of a backend goes through its :class:`SiteSession`
+(``self.site``): the HTTP rules of :mod:`libcli.http`, the request count the
+tests and the benchmark read, and the one login-once mechanism. Several
+concurrent reads of one card (``status`` reads loans, holds and fees at once)
+that all find the session expired log in once: each notes
+``site.generation`` before its request, and ``site.relogin(seen)`` logs in
+only if nobody has done so since; the others wait on the lock and reuse the
+new session. Finna, WebPAC and Primo VE share this; what differs is only how
+each recognises an expired session and how it logs in.
 """
 
 from __future__ import annotations
@@ -13,10 +24,11 @@ import abc
 import asyncio
 import importlib
 from datetime import date
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable, Mapping
 
 import httpx
 
+from libcli import http
 from libcli.errors import NotSupported
 from libcli.model import (
     Balance, CancelResult, Card, Hold, Loan, PaymentStart, PickupLocation,
@@ -34,6 +46,45 @@ BACKENDS = {
 def backend_class(kind: str) -> type["Backend"]:
     module, _, name = BACKENDS[kind].partition(":")
     return getattr(importlib.import_module(module), name)
+
+
+class SiteSession:
+    """One card's conversation with its library during a run."""
+
+    def __init__(self, client: httpx.AsyncClient, login: Callable[[], Awaitable[None]]):
+        self.client = client
+        self.requests = 0  # every HTTP exchange, redirects included
+        self.lock = asyncio.Lock()
+        self.generation = 0  # how many logins this run has made
+        self._login = login
+
+    async def send(self, method: str, url: str, *, data: Any = None, json: Any = None,
+                   params: Any = None, headers: Mapping[str, str] | None = None,
+                   follow: bool = True) -> http.Page:
+        """One request under libcli.http's rules (reads retried, posts never)."""
+        try:
+            page = await http.request(self.client, method, url, data=data, json=json,
+                                      params=params, headers=headers, follow=follow)
+        except BaseException:
+            self.requests += 1
+            raise
+        self.requests += 1 + len(page.history)
+        return page
+
+    async def relogin(self, seen_generation: int | None = None) -> None:
+        """Log in once, even when several concurrent reads of one card found
+        the session expired at the same moment: the first logs in, the others
+        wait and reuse that session. Pass the ``generation`` read before the
+        request that found the session expired (None: log in regardless)."""
+        async with self.lock:
+            if seen_generation is None or seen_generation == self.generation:
+                await self._login()
+                self.generation += 1
+
+    def logged_in(self) -> None:
+        """Count a login made by hand under ``lock`` (Finna's cold read logs
+        in with the form its first page carries, without a separate GET)."""
+        self.generation += 1
 
 
 class Backend(abc.ABC):
@@ -60,23 +111,23 @@ class Backend(abc.ABC):
         self.session: dict[str, Any] = session if session is not None else {}
         self.today = today or date.today()
         self.language = language
-        self.requests = 0  # counted for benchmarks
-        self._login_lock = asyncio.Lock()
-        self._login_generation = 0
+        self.site = SiteSession(client, self.login)
+
+    @property
+    def requests(self) -> int:
+        """HTTP exchanges so far (the tests and the benchmark count them)."""
+        return self.site.requests
+
+    @requests.setter
+    def requests(self, value: int) -> None:  # tests reset the count between phases
+        self.site.requests = value
 
     async def relogin(self, seen_generation: int | None = None) -> None:
-        """Log in once, even when several concurrent reads of one card found
-        the session expired at the same moment: the first logs in, the others
-        wait and reuse that session. Pass the `login_generation` read before
-        the request that found the login page."""
-        async with self._login_lock:
-            if seen_generation is None or seen_generation == self._login_generation:
-                await self.login()
-                self._login_generation += 1
+        await self.site.relogin(seen_generation)
 
     @property
     def login_generation(self) -> int:
-        return self._login_generation
+        return self.site.generation
 
     # -- reading ---------------------------------------------------------
     @abc.abstractmethod

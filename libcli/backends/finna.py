@@ -112,17 +112,12 @@ class FinnaBackend(Backend):
         # Lists of pairs go out in order with repeated names, as a browser
         # posts a form (libcli.http encodes them).
         try:
-            page = await http.request(self.client, method, url, data=data, params=params,
-                                      follow=follow)
+            return await self.site.send(method, url, data=data, params=params, follow=follow)
         except httpx.InvalidURL:
             # httpx builds the next request from a Location header even when
             # not following it; an address like "javascript:…" fails there.
             raise UnsafeAddress(f"the library answered {method} {urlsplit(url).path} with an "
                                 "address libcli will not use") from None
-        finally:
-            self.requests += 1
-        self.requests += len(page.history)
-        return page
 
     @staticmethod
     def _tree(page: http.Page, what: str):
@@ -201,8 +196,8 @@ class FinnaBackend(Backend):
         ``fetched`` is the page already fetched by the caller, ``generation``
         the ``login_generation`` read before that request was sent.
         """
-        if fetched is None and (not len(self.client.cookies) or self._login_lock.locked()):
-            async with self._login_lock:
+        if fetched is None and (not len(self.client.cookies) or self.site.lock.locked()):
+            async with self.site.lock:
                 if not len(self.client.cookies):
                     page = await self._fetch("GET", url)
                     tree = self._tree(page, what)
@@ -213,13 +208,13 @@ class FinnaBackend(Backend):
                     # reads of this card and this one's own page then go out
                     # together once the lock is released (3 round trips cold).
                     await self._login_with(tree, page, follow=False)
-                    self._login_generation += 1
+                    self.site.logged_in()
         return await self._account_read(url, what, is_page, fetched, generation, locked=False)
 
     async def _account_read(self, url: str, what: str, is_page, fetched: http.Page | None,
                             generation: int | None, *, locked: bool) -> tuple[http.Page, Any]:
         if generation is None or fetched is None:
-            generation = self._login_generation
+            generation = self.site.generation
         page = fetched if fetched is not None else await self._fetch("GET", url)
         tree = self._tree(page, what)
         if fetched is not None and pages.is_login_page(tree):
@@ -233,8 +228,8 @@ class FinnaBackend(Backend):
             if locked:
                 fresh = await self._login_for(what, is_page, tree, page)
             else:
-                async with self._login_lock:
-                    if generation == self._login_generation:
+                async with self.site.lock:
+                    if generation == self.site.generation:
                         fresh = await self._login_for(what, is_page, tree, page)
             if fresh is None:  # logged in (by this read or another): read again
                 page = await self._fetch("GET", url)
@@ -261,7 +256,7 @@ class FinnaBackend(Backend):
         where the post answered with it directly.
         """
         result = await self._login_with(tree, page, follow=False)
-        self._login_generation += 1
+        self.site.logged_in()
         if 300 <= result.status < 400:
             return None
         rtree = self._tree(result, what)
@@ -277,9 +272,9 @@ class FinnaBackend(Backend):
         known = self.session.get("loan_pages")
         spare: dict[int, http.Page | None] = {}
         if (isinstance(known, int) and 1 < known <= 50 and len(self.client.cookies)
-                and not self._login_lock.locked()
+                and not self.site.lock.locked()
                 and not (self.language and not self._language_sent)):
-            generation = self._login_generation
+            generation = self.site.generation
             first_page, *extra = await asyncio.gather(
                 self._fetch("GET", LOANS_URL),
                 *(self._spare_loans_page(n) for n in range(2, known + 1)))
@@ -489,7 +484,7 @@ class FinnaBackend(Backend):
         else:
             data.append(("renewSelected", "1"))
             data += [("renewSelectedIDS[]", raw.renew_token) for _, raw in group]
-        generation = self._login_generation
+        generation = self.site.generation
         try:
             page = await self._fetch("POST", url, data=data)
         except Unreachable:
@@ -502,10 +497,10 @@ class FinnaBackend(Backend):
         if pages.is_login_page(tree):
             # The library did not act on the post. Log in (once, however many
             # pages' posts met the login page), re-read, report.
-            async with self._login_lock:
-                if generation == self._login_generation:
+            async with self.site.lock:
+                if generation == self.site.generation:
                     page = await self._login_with(tree, page)
-                    self._login_generation += 1
+                    self.site.logged_in()
                     tree = self._tree(page, pages.LOANS_PAGE)
                 else:
                     tree = None
@@ -651,7 +646,7 @@ class FinnaBackend(Backend):
                 page = await http.request(anonymous, "GET", api, params=params)
         else:
             page = await http.request(self.client, "GET", SEARCH_URL, params=params)
-        self.requests += 1 + len(page.history)
+        self.site.requests += 1 + len(page.history)
         try:
             data = json.loads(page.text)
         except ValueError:

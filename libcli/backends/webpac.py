@@ -136,8 +136,7 @@ class WebPACBackend(Backend):
 
     async def _request(self, method: str, url: str, *, data: Any = None,
                        follow: bool = True) -> http.Page:
-        page = await http.request(self.client, method, url, data=data, follow=follow)
-        self.requests += 1 + len(page.history)
+        page = await self.site.send(method, url, data=data, follow=follow)
         page.text = repair_mojibake(page.text)
         return page
 
