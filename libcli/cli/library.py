@@ -110,5 +110,44 @@ def library_remove(library_id):
     click.echo(f"Removed library {library_id}.")
 
 
+@library.command("check")
+@click.option("--card", "card_name", metavar="NAME", help="The card to check with (default: the default card).")
+@json_option
+def library_check(card_name, as_json):
+    """Check what works on a card's library: a report to paste into a bug report.
+
+    Logs in afresh and reads, without changing anything: login, loans, the
+    renew form, holds, the cancel form, fines and the payment block, and one
+    record's hold form. The report holds no PIN, card number, name or title.
+
+    \b
+    Examples:
+      libcli library check --card mine
+      libcli library check --card mine --json > report.json
+    """
+    from libcli import checkup
+    from libcli.account import AccountService
+    from libcli.cli import common
+
+    chosen = common.one_card(card_name)
+
+    async def main():
+        async with AccountService().open([chosen]) as run:
+            if chosen.name in run.errors:
+                raise run.errors[chosen.name]
+            return await checkup.check(run.backends[chosen.name])
+
+    report = common.run(main)
+    if as_json:
+        output.emit_json(report)
+    else:
+        click.echo(f"libcli {report['libcli']}, library {report['library']} "
+                   f"({_system(report['system'])}, {report['host']})")
+        marks = {True: "ok", False: "FAILED", None: "-"}
+        output.table(["Function", "Result", "Detail"],
+                     [[s["function"], marks[s["ok"]], s["detail"]] for s in report["checks"]])
+    raise SystemExit(checkup.exit_code(report))
+
+
 def _system(backend: str) -> str:
     return {"finna": "Finna", "webpac": "WebPAC", "primo": "Primo VE"}.get(backend, backend)
