@@ -190,6 +190,18 @@ class AccountService:
 
         return asyncio.run(main())
 
+    def check_logins(self, cards: list[Card]) -> list[CardResult[bool]]:
+        """Log in with each card afresh: no saved session is reused, so a PIN
+        that no longer works is found (``card add`` and ``card check``)."""
+
+        async def fresh_login(backend) -> bool:
+            backend.client.cookies.clear()
+            backend.session.clear()
+            await backend.relogin(None)
+            return True
+
+        return self.run(cards, fresh_login)
+
     def _pin(self, card: Card) -> Callable[[], str]:
         if self._pin_source is not None:
             return lambda: self._pin_source(card)
