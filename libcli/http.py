@@ -543,8 +543,11 @@ def _tls_failure(exc: Exception | None) -> str | None:
     while exc is not None and seen < 8:
         if isinstance(exc, ssl.SSLCertVerificationError):
             code, reason = exc.verify_code, exc.verify_message or "certificate verify failed"
-            if code == 62 or "hostname mismatch" in str(exc).lower():  # X509_V_ERR_HOSTNAME_MISMATCH
+            if code == 62:  # X509_V_ERR_HOSTNAME_MISMATCH
                 return ("its TLS certificate is for another host name (host name mismatch); "
+                        "the address may be wrong")
+            if code == 64:  # X509_V_ERR_IP_ADDRESS_MISMATCH
+                return ("its TLS certificate is for another address (IP address mismatch); "
                         "the address may be wrong")
             if code == 10:  # X509_V_ERR_CERT_HAS_EXPIRED
                 return "its TLS certificate has expired"
@@ -583,6 +586,11 @@ async def _send(client, method, url, *, data, params, follow, json=None, headers
                       urlsplit(url).path, response.status_code,
                       (time.perf_counter() - started) * 1000)
         except httpx.TransportError as exc:
+            refused = _tls_failure(exc) if isinstance(exc, httpx.ConnectError) else None
+            if refused is not None:
+                # Asking again gets the same certificate.
+                raise Unreachable(f"could not connect to {urlsplit(url).hostname} ({refused}); "
+                                  "nothing was sent") from None
             if retryable:
                 raise _Retryable(exc) from exc
             if isinstance(exc, httpx.ConnectError):
