@@ -399,25 +399,24 @@ async def _read_page(response: httpx.Response) -> bytes:
                               f"({encodings[0]}, not asked for)")
         decoder = kind(encodings[0])
     chunks, size = [], 0
-    try:
-        async for raw in response.aiter_raw():
-            chunk = decoder.feed(raw, MAX_PAGE_BYTES - size) if decoder else raw
-            size += len(chunk)
-            if size > MAX_PAGE_BYTES:
-                raise _too_large(host)
-            chunks.append(chunk)
-        if decoder:
-            chunk = decoder.end(MAX_PAGE_BYTES - size)
-            size += len(chunk)
-            if size > MAX_PAGE_BYTES:
-                raise _too_large(host)
-            chunks.append(chunk)
-    except Exception as exc:
-        if isinstance(exc, (httpx.TransportError, Unreachable)):
-            raise
-        # zlib.error, brotli.error: the compressed body is damaged.
-        raise Unreachable(f"{host} sent a damaged {encodings[0]} page") from None
+    async for raw in response.aiter_raw():
+        chunk = _decoded(decoder.feed, raw, MAX_PAGE_BYTES - size, host, encodings) if decoder else raw
+        size += len(chunk)
+        if size > MAX_PAGE_BYTES:
+            raise _too_large(host)
+        chunks.append(chunk)
+    if decoder:
+        chunks.append(_decoded(decoder.end, None, MAX_PAGE_BYTES - size, host, encodings))
+        if size + len(chunks[-1]) > MAX_PAGE_BYTES:
+            raise _too_large(host)
     return b"".join(chunks)
+
+
+def _decoded(step, data, room: int, host: str, encodings: list[str]) -> bytes:
+    try:
+        return step(data, room) if data is not None else step(room)
+    except Exception:  # zlib.error, brotli.error: the compressed body is damaged
+        raise Unreachable(f"{host} sent a damaged {encodings[0]} page") from None
 
 
 def decode(body: bytes, headers: httpx.Headers) -> str:
