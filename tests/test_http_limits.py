@@ -205,10 +205,10 @@ def test_a_slow_answer_meets_the_request_deadline(how, monkeypatch):
                 await fetch(s)
             return time.monotonic() - started, str(caught.value), s.requests
 
-    took, message, requests = run(go(), limit=10)
+    took, message, requests = run(go(), limit=15)
     assert message == "127.0.0.1 was too slow: no complete answer within 0.6 s"
     # The deadline covers the retries too: a GET is not sent four times over.
-    assert took < 5 and len(requests) == 1
+    assert took < 10 and len(requests) == 1
 
 
 def test_a_slow_answer_to_a_post_says_the_outcome_is_unknown(monkeypatch):
@@ -230,21 +230,24 @@ def test_a_client_sends_nothing_after_its_command_deadline(monkeypatch):
     monkeypatch.setattr(http, "REQUEST_DEADLINE", 30.0)
 
     async def answer(n, request, writer):
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0.3)
         writer.write(ok(b"page %d" % n))
 
     async def go():
         async with Script(answer) as s:
             pages = []
             with pytest.raises(Unreachable) as caught:
-                async with http.make_client(s.url, deadline=time.monotonic() + 0.7) as client:
+                async with http.make_client(s.url) as client:
+                    await http.request(client, "GET", "/")  # connected, the pool warm
+                    client.deadline = time.monotonic() + 1.0
                     for _ in range(10):
                         pages.append((await http.request(client, "GET", "/")).text)
             return pages, str(caught.value)
 
-    pages, message = run(go(), limit=10)
-    # 0.2 s a page (more on a busy machine), 0.7 s in all: far fewer than ten.
-    assert 1 <= len(pages) <= 3 and pages == [f"page {i + 1}" for i in range(len(pages))]
+    pages, message = run(go(), limit=30)
+    # Each answer takes 0.3 s or more, each request alone is well within its
+    # own deadline, and the client's second ran out before the tenth.
+    assert len(pages) <= 3 and pages == [f"page {i + 2}" for i in range(len(pages))]
     assert message == ("127.0.0.1 was too slow: the time libcli gives a whole command "
                        "ran out waiting for it")
 
@@ -268,7 +271,7 @@ def test_a_command_against_a_slow_library_ends_at_the_command_deadline(monkeypat
         r = CliRunner().invoke(cli, ["loans"])
         assert r.exit_code == 5, r.output
         assert "127.0.0.1 was too slow: the time libcli gives a whole command" in r.stderr
-        assert time.monotonic() - started < 8
+        assert time.monotonic() - started < 15
     finally:
         server.stop()
 
