@@ -5,10 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import respx_libcli
-
-respx_libcli.install()
-
 
 class MemoryKeyring:
     """A keyring backend that keeps passwords in a dict (tests only)."""
