@@ -100,7 +100,7 @@ def parse_date(text: str, page: str, what: str = "a date", order: str = "dmy") -
     try:
         return date(year, month, day)
     except ValueError:
-        raise PageNotUnderstood(page, f"{what} '{text.strip()}' is not a valid date") from None
+        raise PageNotUnderstood(page, f"{what} '{text.strip()}' is not a valid {_SHAPES[order]} date") from None
 
 
 _MONEY = lazyre.compile(
