@@ -318,3 +318,14 @@ def test_rows_per_page_are_capped_with_a_clear_error():
     assert str(pages.MAX_ROWS) in str(err.value)
     assert len(pages.parse_items(page.replace(row.format(n=0, item=1000000), ""), "dmy").rows) \
         == pages.MAX_ROWS
+
+
+def test_charges_per_page_are_capped_too():
+    charge = ('<tr class="patFuncFinesEntryTitle"><td class="patFuncFinesEntryTitle">T</td></tr>'
+              '<tr class="patFuncFinesEntryDetail"><td></td><td class="patFuncFinesDetailType">'
+              'OVERDUE</td><td class="patFuncFinesDetailAmt">$0.10</td></tr>')
+    page = ('<html><body><table class="patFunc">' + charge * (pages.MAX_ROWS + 1)
+            + '</table></body></html>')
+    with pytest.raises(PageNotUnderstood) as err:
+        pages.parse_fines(page, "mdy")
+    assert str(pages.MAX_ROWS) in str(err.value)

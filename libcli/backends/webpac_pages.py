@@ -712,6 +712,9 @@ def parse_fines(text: str, order: str = "dmy") -> FinesPage:
         if has_no_entries(tree) or no_entries_text(tree):
             return out
         raise PageNotUnderstood(page, "the table of fines (table.patFunc)")
+    if len(table.css("tr.patFuncFinesEntryDetail")) > MAX_ROWS:
+        raise PageNotUnderstood(page, f"at most {MAX_ROWS} charges (libcli reads no more than "
+                                f"{MAX_ROWS} per page)")
     pending_title: str | None = None
     title_seen = False
     total: int | None = None
