@@ -464,3 +464,14 @@ def test_a_site_read_in_another_date_order_is_an_error_not_a_guess():
     with pytest.raises(PageNotUnderstood) as err:
         run(b.loans())
     assert "dd-mm-yy date" in str(err.value) and "due date of" in str(err.value)
+
+
+def test_a_ready_hold_printed_with_a_blank_status():
+    # Montréal's shape: year-first dates and a ready hold's status cell blank.
+    demo = Demo(dict(markup="classic", login="form", language="eng", charset="utf-8",
+                     flow="one-step", dates="ymd"))
+    demo.options.webpac_variant += ",blank-ready"
+    holds = {h.title: h for h in run(demo.backend().holds())}
+    ready = holds["Mielensäpahoittaja"]
+    assert ready.status is HoldStatus.READY and ready.pickup_by is None and not ready.cancellable
+    assert holds["Designing Data-Intensive Applications"].expires == date(2027, 11, 13)

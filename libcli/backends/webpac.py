@@ -16,6 +16,11 @@ form, 4 for CAS):
   + 1 GET to verify
 - place hold: 1 GET of the record (+ the request page where one is linked)
 
+Dates are read in the order the registry row gives (`date_order`: ESTER
+day-first, NYPL and Waterloo month-first, Montréal year-first). A login
+form that asks for the patron's name (Waterloo's name + card + PIN, or name +
+card without a PIN) is refused as not supported: libcli keeps no name.
+
 Posts are never repeated after an unclear outcome (a dropped connection, a
 5xx, a page that is not the account page): the backend re-reads the account
 and reports what actually happened. The PIN is used in the login post only.

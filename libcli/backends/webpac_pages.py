@@ -486,7 +486,8 @@ def _title_cell(by_class: dict[str, LexborNode], page: str,
     if not title:
         raise PageNotUnderstood(page, f"the title in {where}")
     link = cell.css_first("a[href]")
-    return title, author, record_of(link.attributes.get("href") or "" if link else "")
+    return title, author, record_of((link.attributes.get("href") or "") if link is not None
+                                    else "")
 
 
 def record_of(href: str) -> str | None:

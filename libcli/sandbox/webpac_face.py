@@ -44,6 +44,9 @@ renew flow     ``one-step`` | ``two-step``  two-step: every renew/cancel post
                                             is answered with a confirmation
                                             page first
 format column  ``format`` | ``no-format``   a `td.patFuncFormat` material column
+ready status   (words) | ``blank-ready``    a ready hold's status cell printed
+                                            blank (Montréal, nelligan-api's
+                                            hold_login_withoneready.html)
 busy record    (off) | ``busy``             each session's first account page
                                             read answers "Your record is in use
                                             by system" once
@@ -142,6 +145,7 @@ class Variant:
     flow: str = "one-step"
     format_column: bool = True
     busy: bool = False
+    blank_ready: bool = False
 
     @property
     def s53(self) -> bool:
@@ -177,6 +181,8 @@ def parse_variant(text: str | None) -> Variant:
             values["format_column"] = token == "format"
         elif token == "busy":
             values["busy"] = True
+        elif token == "blank-ready":
+            values["blank_ready"] = True
     return Variant(**values)
 
 
@@ -564,7 +570,8 @@ class WebPACFace:
             rec = hold.item_id or hold.record_id
             suffix = f"{rec}x{n:02d}"
             if hold.status is HoldStatus.READY:
-                status = t["ready"].format(date=self.fmt(lib.pickup_by(hold), lang))
+                status = "" if self.variant.blank_ready else t["ready"].format(
+                    date=self.fmt(lib.pickup_by(hold), lang))
             elif hold.status is HoldStatus.IN_TRANSIT:
                 status = t["in_transit"]
             else:
