@@ -100,7 +100,8 @@ def parse_date(text: str, page: str, what: str = "a date", order: str = "dmy") -
     try:
         return date(year, month, day)
     except ValueError:
-        raise PageNotUnderstood(page, f"{what} '{text.strip()}' is not a valid {_SHAPES[order]} date") from None
+        raise PageNotUnderstood(
+            page, f"{what} '{text.strip()}' is not a valid {_SHAPES[order]} date") from None
 
 
 _MONEY = lazyre.compile(
@@ -576,7 +577,8 @@ def hold_status(text: str, page: str,
         return "in_transit", None, None, None
     if _READY.search(text):
         d = re.search(_DATE_TOKEN, text)
-        return "ready", None, None, parse_date(d.group(), page, "the pick-up date", order) if d else None
+        by = parse_date(d.group(), page, "the pick-up date", order) if d else None
+        return "ready", None, None, by
     return "waiting", None, None, None
 
 
