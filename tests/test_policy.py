@@ -22,7 +22,7 @@ def test_registry_lists_the_four_consortia_with_their_minimums():
     assert c["tuni"].to_dict()["online_payment_minimum_cents"] == 300
     assert c["tallinn"].to_dict()["online_payment_minimum_cents"] is None
     assert {k: v.backend for k, v in c.items()} == {
-        "heili": "finna", "tuni": "finna", "helmet": "finna", "tallinn": "webpac"}
+        "heili": "finna", "tuni": "primo", "helmet": "finna", "tallinn": "webpac"}
 
 
 @pytest.mark.parametrize("cid,days_left,expected", [

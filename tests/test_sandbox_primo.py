@@ -515,3 +515,25 @@ def test_demo_host_serves_tuni_on_primo(tmp_path):
             return await client.get(f"{PUB}/configuration/vid/{VID}")
 
     assert asyncio.run(main()).json()["primo-view"]["institution"]["institution-code"] == INST
+
+
+@pytest.mark.socket
+def test_real_server_serves_andor_over_a_socket(tmp_path):
+    import httpx
+
+    from tests.helpers.sandbox_server import Server
+
+    s = Server("--view", "tuni", "--state", str(tmp_path / "state.sqlite"))
+    try:
+        card, pin, view = s.cards[0]
+        assert view == "tuni"
+        with httpx.Client(base_url=s.url, timeout=10) as c:
+            r = c.post("/primaws/suprimaLogin", data={
+                "authenticationProfile": "Alma", "username": card, "password": pin,
+                "institution": INST, "view": VID, "targetUrl": ""})
+            token = json.loads(r.json()["jwtData"])
+            loans = c.get(f"{MY}/loans", params={"bulk": "50", "offset": "1", "lang": "fi"},
+                          headers={"Authorization": f'Bearer "{token}"'}).json()
+            assert loans["status"] == "ok" and loans["data"]["loans"]["loan"]
+    finally:
+        s.stop()
