@@ -1,6 +1,6 @@
 """The app factory and the contract between the demo library and its faces.
 
-A *face* speaks one library system's dialect (Finna, WebPAC) over the shared
+A *face* speaks one library system's dialect (Finna, WebPAC, Primo VE) over the shared
 circulation model. It is a module with ``routes(ctx: FaceContext) ->
 list[starlette.routing.BaseRoute]``; ``create_app`` picks it from the
 consortium's ``backend`` kind (``FACES``). The face gets everything through
