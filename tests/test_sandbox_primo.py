@@ -276,7 +276,8 @@ def test_requests_list_holds(andor):
     assert set(holds) == {h.hold_id for h in andor.lib.holds_of(MAIN[0])}
     ready = next(h for h in holds.values() if h["available"] == "Y")
     assert (ready["holdstatus"], ready["cancel"]) == ("On hold shelf", "N")
-    assert ready["endholddate"] == (TODAY - timedelta(days=1) + timedelta(days=7)).strftime("%Y%m%d")
+    ready_since = TODAY - timedelta(days=1)
+    assert ready["endholddate"] == (ready_since + timedelta(days=7)).strftime("%Y%m%d")
     waiting = [h for h in holds.values() if h["holdstatus"] == "In process"]
     assert waiting and all(h["cancel"] == "Y" and "endholddate" not in h for h in waiting)
     for h in holds.values():

@@ -120,7 +120,8 @@ TEXT: dict[str, tuple[str, str, str]] = {
                         "Lånerätten är spärrad"),
     circ.HOLD_INVALID_PICKUP: ("Virheellinen noutopaikka", "Invalid pickup location",
                                "Ogiltigt avhämtningsställe"),
-    circ.HOLD_NOT_ONLINE: ("Verkkovaraukset eivät ole käytössä", "Online requests are not available",
+    circ.HOLD_NOT_ONLINE: ("Verkkovaraukset eivät ole käytössä",
+                           "Online requests are not available",
                            "Webbreservationer är inte tillgängliga"),
     FeeType.OVERDUE: ("Myöhästymismaksu", "Overdue fine", "Förseningsavgift"),
     FeeType.UNCOLLECTED_HOLD: ("Noutamaton varaus", "Uncollected hold", "Oavhämtad reservation"),
@@ -230,7 +231,8 @@ class PrimoFace:
     def issue(self, request: Request, *, patron: circ.Patron | None, profile: str,
               lang: str, session: Session | None) -> str:
         iat = self.now()
-        # Claim names and their string-typed flags: EXLPAY's example, UNESP's token, BSB's JWTClaims.
+        # Claim names and their string-typed flags: EXLPAY's example, UNESP's token,
+        # BSB's JWTClaims.
         claims = {
             "iss": "Prima",
             "jti": f"{session.id if session else secrets.token_hex(13)}"
@@ -829,7 +831,8 @@ class PrimoFace:
         page = (f"<!doctype html><html lang=\"{lang}\"><head><meta charset=\"utf-8\">"
                 f"<title>{html.escape(self.ctx.consortium.name)}</title></head><body>"
                 f"<primo-explore></primo-explore><h1>{html.escape(self.ctx.consortium.name)}"
-                f" (demo, Primo VE view {html.escape(self.vid)})</h1><ul>{cards}</ul></body></html>")
+                f" (demo, Primo VE view {html.escape(self.vid)})</h1><ul>{cards}</ul>"
+                "</body></html>")
         response = Response(page, media_type="text/html;charset=UTF-8")
         response.set_cookie("JSESSIONID", secrets.token_hex(16).upper(), httponly=True)
         return response
@@ -849,7 +852,8 @@ def routes(ctx: FaceContext) -> list[Route]:
     face = PrimoFace(ctx)
     pub, acc = face.public, face.account
     my = f"{PRIV}/myaccount"
-    item_service = f"{PRIV}/ILSServices/itemServices/{{mms}}/item/{{item_id}}/{{svc}}/AlmaItemRequest"
+    item_service = (f"{PRIV}/ILSServices/itemServices/{{mms}}/item/{{item_id}}/{{svc}}"
+                    "/AlmaItemRequest")
     return [
         Route("/", face.home),
         Route("/discovery/search", pub(face.search_page)),
