@@ -57,7 +57,7 @@ def build_digest(accounts: list[CardAccount], today: date, within: int | None = 
     overdue loans, holds ready for pickup, and balances that block borrowing."""
     digest = Digest()
     for acc in accounts:
-        window = within if within is not None else acc.consortium.policy.due_soon_days
+        window = within if within is not None else acc.consortium.policy.notice_days
         for loan in acc.loans:
             days = (loan.due_date - today).days
             if loan.status is DueStatus.OVERDUE or days < 0:
