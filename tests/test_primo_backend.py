@@ -574,3 +574,19 @@ def test_the_tokens_expiry_is_read_as_base64url():
     assert "-" in payload or "_" in payload  # standard base64 would lose these
     assert pj.token_expiry(TOKEN) == IAT + 86400
     assert pj.token_expiry("not-a-token") is None
+
+
+@respx.mock(base_url=HOST, assert_all_called=True)
+def test_identify_reads_the_views_configuration_without_a_login(respx_mock):
+    respx_mock.get(CONFIG).mock(return_value=ok("config_vu1_password_and_haka.json"))
+    b = backend()
+    run(b.identify())
+    assert b.pins_asked == [] and b.session["primo"]["config"]["institution"] == "358FIN_TAMPO"
+
+
+@respx.mock(base_url=HOST, assert_all_called=True)
+def test_identify_refuses_a_site_that_is_not_primo_ve(respx_mock):
+    respx_mock.get(CONFIG).respond(404, html="<html>Not found</html>")
+    with pytest.raises(PageNotUnderstood) as err:
+        run(backend().identify())
+    assert "does not look like Primo VE" in err.value.missing

@@ -153,7 +153,9 @@ class PrimoBackend(Backend):
         if page.status == 404:
             raise NotSupported(f"{self.consortium.name}: {self._base()} has no Primo VE view "
                                f"{self.view}")
-        conf = pj.read_config(self._doc(page, pj.CONFIG))
+        return self._keep(pj.read_config(self._doc(page, pj.CONFIG)))
+
+    def _keep(self, conf: pj.ViewConfig) -> pj.ViewConfig:
         self.session["primo"] = {"view": self.view, "fetched": int(self.clock()),
                                  "config": conf.to_session()}
         return conf
@@ -165,6 +167,15 @@ class PrimoBackend(Backend):
                 isinstance(fetched, (int, float)) and self.clock() - fetched < max_age)):
             return conf
         return await self._fetch_config()
+
+    async def identify(self) -> None:
+        # Every Primo VE view serves its configuration without a login; its
+        # authentication[] is what a Primo VE site has and others do not.
+        page = await self._send("GET", CONFIG_URL.format(vid=self.view), pj.CONFIG)
+        if page.status >= 400:
+            raise PageNotUnderstood(pj.CONFIG, f"the view {self.view} (HTTP {page.status}): the "
+                                    "address does not look like Primo VE with that view")
+        self._keep(pj.read_config(self._doc(page, pj.CONFIG)))
 
     # -- login (§3.1) ------------------------------------------------------------------------
 
