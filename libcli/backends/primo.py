@@ -124,7 +124,7 @@ class PrimoBackend(Backend):
     def _base(self) -> str:
         return str(self.client.base_url).rstrip("/")
 
-    async def _send(self, method: str, url: str, what: str, *, params: Any = None,
+    async def _send(self, method: str, url: str, *, params: Any = None,
                     json: Any = None, data: Any = None, token: str | None = None,
                     follow: bool = True) -> http.Page:
         headers = {"Accept": "application/json, text/plain, */*"}
@@ -149,7 +149,7 @@ class PrimoBackend(Backend):
 
     async def _fetch_config(self) -> pj.ViewConfig:
         # No authentication [C 4: OMOB, LNOTES, TAU, DEVENV].
-        page = await self._send("GET", CONFIG_URL.format(vid=self.view), pj.CONFIG)
+        page = await self._send("GET", CONFIG_URL.format(vid=self.view))
         if page.status == 404:
             raise NotSupported(f"{self.consortium.name}: {self._base()} has no Primo VE view "
                                f"{self.view}")
@@ -171,7 +171,7 @@ class PrimoBackend(Backend):
     async def identify(self) -> None:
         # Every Primo VE view serves its configuration without a login; its
         # authentication[] is what a Primo VE site has and others do not.
-        page = await self._send("GET", CONFIG_URL.format(vid=self.view), pj.CONFIG)
+        page = await self._send("GET", CONFIG_URL.format(vid=self.view))
         if page.status >= 400:
             raise PageNotUnderstood(pj.CONFIG, f"the view {self.view} (HTTP {page.status}): the "
                                     "address does not look like Primo VE with that view")
@@ -245,7 +245,7 @@ class PrimoBackend(Backend):
             token = await self._valid_token()
             params = {**(params or {}), "lang": self.lang()}
             generation = self.site.generation
-            page = await self._send(method, path, what, params=params, json=json, token=token)
+            page = await self._send(method, path, params=params, json=json, token=token)
             stale = page.status in (401, 403)
             if not stale:
                 try:
@@ -487,7 +487,7 @@ class PrimoBackend(Backend):
         """Guest search: no token needed (BSB searches without one [S1])."""
         limit = max(1, min(int(limit), 50))  # the server's maximum is about 50 [S1 BSB]
         conf = await self._config()
-        page = await self._send("GET", SEARCH_URL, pj.SEARCH,
+        page = await self._send("GET", SEARCH_URL,
                                 params=self._search_params(conf, query, limit))
         if page.status == 400:
             raise LibcliError(f"{self.consortium.name}'s search refused the query (HTTP 400)")
@@ -496,7 +496,7 @@ class PrimoBackend(Backend):
     # -- placing a hold (§5) ----------------------------------------------------------------------------
 
     async def _pub_json(self, method: str, url: str, what: str, **kw) -> Any:
-        page = await self._send(method, url, what, token=self._token(), **kw)
+        page = await self._send(method, url, token=self._token(), **kw)
         if page.status == 404:
             raise UsageError(f"{self.consortium.name} has no such record ({what})")
         return pj.check(self._doc(page, what), what)
