@@ -233,12 +233,16 @@ def test_a_paged_account_read_warm_asks_its_known_pages_together(respx_mock):
     assert len(run(b.loans())) == 52 and route.call_count == 2
 
 
-@pytest.mark.parametrize("name, count", [("loans_one_loan_as_object.json", 1),
-                                         ("loans_none.json", 0)])
+@pytest.mark.parametrize("path, read, name, count", [
+    ("loans", "loans", "loans_one_loan_as_object.json", 1), ("loans", "loans", "loans_none.json", 0),
+    ("requests", "holds", "requests_one_hold_as_object.json", 1),
+    ("requests", "holds", "requests_none.json", 0),
+    ("fines", "fees", "fines_one_overdue_fi.json", 1), ("fines", "fees", "fines_none_empty_data.json", 0)])
 @respx.mock(base_url=HOST, assert_all_called=True)
-def test_one_loan_as_an_object_and_no_loans_are_read(respx_mock, name, count):
-    respx_mock.get(ACCOUNT + "loans").mock(return_value=ok(name))
-    assert len(run(backend(warm_session()).loans())) == count
+def test_one_row_as_an_object_and_an_empty_list_are_read(respx_mock, path, read, name, count):
+    respx_mock.get(ACCOUNT + path).mock(return_value=ok(name))
+    got = run(getattr(backend(warm_session()), read)())
+    assert len(got.items if read == "fees" else got) == count
 
 
 @respx.mock(base_url=HOST, assert_all_called=True)
@@ -341,14 +345,6 @@ def test_holds_in_three_states(respx_mock):
     assert holds[0].title == "Varattu kirja 1" and holds[0].cancellable
 
 
-@pytest.mark.parametrize("name, count", [("requests_one_hold_as_object.json", 1),
-                                         ("requests_none.json", 0)])
-@respx.mock(base_url=HOST, assert_all_called=True)
-def test_one_hold_as_an_object_and_no_holds_are_read(respx_mock, name, count):
-    respx_mock.get(ACCOUNT + "requests").mock(return_value=ok(name))
-    assert len(run(backend(warm_session()).holds())) == count
-
-
 @respx.mock(base_url=HOST, assert_all_called=True)
 def test_cancel_posts_the_verified_body_and_a_ready_hold_is_not_posted(respx_mock):
     respx_mock.get(ACCOUNT + "requests").mock(return_value=ok("requests_three_states.json"))
@@ -397,13 +393,6 @@ def test_fines_are_integer_cents_and_the_total_is_the_open_ones(respx_mock):
                                                    FeeType.UNCOLLECTED_HOLD]
     assert balance.items[0].created == date(2025, 11, 5) and balance.items[0].title == "Kirja 1"
     assert not balance.online_payment_offered and "pay at the library" in balance.site_reason
-
-
-@respx.mock(base_url=HOST, assert_all_called=True)
-def test_no_fines_is_an_empty_data_object(respx_mock):
-    respx_mock.get(ACCOUNT + "fines").mock(return_value=ok("fines_none_empty_data.json"))
-    balance = run(backend(warm_session()).fees())
-    assert balance.items == () and balance.total.cents == 0
 
 
 @respx.mock(base_url=HOST, assert_all_called=True)
