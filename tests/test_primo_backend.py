@@ -343,6 +343,7 @@ def test_holds_in_three_states(respx_mock):
     assert ready.pickup_by == date(2025, 12, 9) and not ready.cancellable
     assert holds[0].pickup_location == "Pääkirjasto Linna" and holds[0].created == date(2025, 11, 20)
     assert holds[0].title == "Varattu kirja 1" and holds[0].cancellable
+    assert holds[0].queue_position == 2 and holds[1].queue_position is None
 
 
 @respx.mock(base_url=HOST, assert_all_called=True)

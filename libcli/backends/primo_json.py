@@ -357,10 +357,15 @@ def read_hold(row: dict, index: int = 0, *, card: str) -> Hold:
     cancellable = cancel if cancel is not None else status is not HoldStatus.READY
     # endholddate / endrequestdate: named after CFG's "Hold/Recall Request
     # Detailed Display" (end_hold_date, end_request_date) by the rule
-    # "drop the underscores" that holds for every observed field [INF].
+    # "drop the underscores" that holds for every observed field [INF];
+    # placeinqueue likewise after the Alma REST API's place_in_queue [INF]:
+    # no client shows a queue position in this JSON (§4.4), so it is often None.
+    queue = first(row.get("placeinqueue"))
     return Hold(
         card=card, key=key, title=_short_title(first(row.get("title")) or "") or "(no title)",
         status=status, author=first(row.get("author")), record_id=first(row.get("mmsid")),
+        queue_position=int(queue) if queue and queue.isdigit() and status is HoldStatus.WAITING
+        else None,
         pickup_location=first(row.get("pickuplocationname")),
         pickup_by=ymd(first(row.get("endholddate"))) if status is HoldStatus.READY else None,
         created=ymd(first(row.get("requestdate"))),
