@@ -411,6 +411,44 @@ def minimum_online(policy: Policy, site_minimum: Money | None = None) -> Money |
     return Money(pay.minimum_cents, policy.currency)
 
 
+def debt_from_earlier_year(balance: Any, today: date) -> bool:
+    """Whether an open fee dates from before this year (Heili: "after the new
+    year, old debt blocks loans and renewals"); False where no fee has a date."""
+    return any(f.created is not None and f.created.year < today.year and f.amount.cents > 0
+               for f in getattr(balance, "items", ()) or ())
+
+
+def borrowing_block(
+    policy: Policy,
+    *,
+    debt: Money | None = None,
+    days_late: Iterable[int] = (),
+    debt_from_earlier_year: bool = False,
+) -> str | None:
+    """Why the rules take the right to borrow (and to renew) away, or None.
+
+    ``debt`` None: the fees were not read, so only the lateness rule can say.
+    Heili: "loans and renewals are blocked" when the debt exceeds 10 EUR or
+    after the new year with old debt; Helmet: "renew ... unless ... borrowing
+    right lost", lost when a loan is over 28 days late or the debt reaches the
+    limit; TUNI: "fines exceeding 10 euros will result in suspension".
+    """
+    ban = policy.borrowing_ban
+    if debt is not None:
+        if ban.debt_over_cents is not None and debt.cents > ban.debt_over_cents:
+            return (f"borrowing is blocked: the debt {debt} exceeds "
+                    f"{Money(ban.debt_over_cents, debt.currency)}")
+        if ban.debt_at_least_cents is not None and debt.cents >= ban.debt_at_least_cents:
+            return (f"borrowing is blocked: the debt {debt} reaches "
+                    f"{Money(ban.debt_at_least_cents, debt.currency)}")
+        if ban.old_debt_after_new_year and debt_from_earlier_year and debt.cents > 0:
+            return "borrowing is blocked: debt from an earlier year must be paid first"
+    worst = max(days_late, default=0)
+    if ban.overdue_days is not None and worst > ban.overdue_days:
+        return f"borrowing is blocked: a loan is {worst} days late (the limit is {ban.overdue_days})"
+    return None
+
+
 def borrowing_warnings(
     policy: Policy,
     debt: Money,
@@ -420,33 +458,21 @@ def borrowing_warnings(
     debt_from_earlier_year: bool = False,
 ) -> list[str]:
     """Warnings that the borrowing right is lost or at risk."""
+    days_late = list(days_late)
+    blocked = borrowing_block(policy, debt=debt, days_late=days_late,
+                              debt_from_earlier_year=debt_from_earlier_year)
+    if blocked:
+        return [blocked]
     ban = policy.borrowing_ban
     out: list[str] = []
-    if ban.debt_over_cents is not None:
-        limit = Money(ban.debt_over_cents, debt.currency)
-        if debt.cents > ban.debt_over_cents:
-            out.append(f"borrowing is blocked: the debt {debt} exceeds {limit}")
-        elif debt.cents > 0 and ban.debt_over_cents - debt.cents <= 200:
-            out.append(f"the debt {debt} is close to {limit}, above which borrowing is blocked")
-    if ban.debt_at_least_cents is not None and debt.cents >= ban.debt_at_least_cents:
-        out.append(
-            f"borrowing is blocked: the debt {debt} reaches "
-            f"{Money(ban.debt_at_least_cents, debt.currency)}"
-        )
-    if ban.overdue_days is not None:
-        worst = max(days_late, default=0)
-        if worst > ban.overdue_days:
-            out.append(
-                f"borrowing is blocked: a loan is {worst} days late "
-                f"(the limit is {ban.overdue_days})"
-            )
-        elif worst > 0 and ban.overdue_days - worst <= 7:
-            out.append(
-                f"a loan is {worst} days late; after {ban.overdue_days} days "
-                "the right to borrow is lost"
-            )
-    if ban.old_debt_after_new_year and debt_from_earlier_year and debt.cents > 0:
-        out.append("debt from an earlier year blocks loans and renewals until it is paid")
+    if ban.debt_over_cents is not None and debt.cents > 0 and \
+            ban.debt_over_cents - debt.cents <= 200:
+        out.append(f"the debt {debt} is close to {Money(ban.debt_over_cents, debt.currency)}, "
+                   "above which borrowing is blocked")
+    worst = max(days_late, default=0)
+    if ban.overdue_days is not None and worst > 0 and ban.overdue_days - worst <= 7:
+        out.append(f"a loan is {worst} days late; after {ban.overdue_days} days "
+                   "the right to borrow is lost")
     return out
 
 

@@ -34,6 +34,24 @@ class MemoryKeyring:
 
 
 @pytest.fixture(autouse=True)
+def no_real_libraries(monkeypatch):
+    """No test reaches a real library: a name that is not this machine is
+    not even looked up (the command then meets an unreachable library)."""
+    import socket
+
+    real = socket.getaddrinfo
+
+    def loopback_only(host, *args, **kwargs):
+        name = host.decode() if isinstance(host, bytes) else str(host or "")
+        if name and name not in ("localhost", "127.0.0.1", "::1") \
+                and not name.endswith(".localhost") and not name.startswith("127."):
+            raise socket.gaierror(socket.EAI_NONAME, f"tests reach no real host ({name})")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", loopback_only)
+
+
+@pytest.fixture(autouse=True)
 def isolated(tmp_path, monkeypatch):
     for name in ("config", "cache", "data"):
         path = tmp_path / name

@@ -116,9 +116,9 @@ def test_page_not_understood_points_at_the_check():
 def test_the_command_on_a_demo_card(memory_keyring):
     runner = CliRunner()
     assert runner.invoke(cli, ["demo"]).exit_code == 0
-    result = runner.invoke(cli, ["library", "check", "--card", "demo-heili", "--json"])
+    result = runner.invoke(cli, ["demo", "library", "check", "--card", "demo-heili", "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert report["library"] == "heili" and len(report["checks"]) == 7
-    table = runner.invoke(cli, ["library", "check", "--card", "demo-heili"])
+    table = runner.invoke(cli, ["demo", "library", "check", "--card", "demo-heili"])
     assert table.exit_code == 0 and "hold form" in table.output

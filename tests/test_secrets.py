@@ -136,12 +136,18 @@ def test_a_canary_pin_never_leaks_from_any_command(world):
                       "--url", heili.url, "--pin-stdin", stdin=CANARY + "\n").returncode == 0
         assert libcli(env, "card", "add", "pc", "--library", "tallinn", "--number", "55551111",
                       "--url", tallinn.url, "--pin-command", pin_cmd).returncode == 0
+        # The login check of `card add` refuses a wrong PIN (exit 4), then
+        # --no-check keeps the card for the commands below.
         assert libcli(env, "card", "add", "wrong", "--library", "helmet", "--number", "55552222",
-                      "--url", wrong.url, "--pin-stdin", stdin=CANARY + "\n").returncode == 0
+                      "--url", wrong.url, "--pin-stdin", stdin=CANARY + "\n").returncode == 4
+        assert libcli(env, "card", "add", "--no-check", "wrong", "--library", "helmet",
+                      "--number", "55552222", "--url", wrong.url, "--pin-stdin",
+                      stdin=CANARY + "\n").returncode == 0
         assert libcli(env, "card", "add", "gone", "--library", "heili", "--number", "55553333",
                       "--url", "http://127.0.0.1:9", "--pin-stdin",
                       stdin=CANARY + "\n").returncode == 0
-        assert libcli(env, "card", "add", "junk", "--library", "heili", "--number", "55554444",
+        assert libcli(env, "card", "add", "--no-check", "junk", "--library", "heili",
+                      "--number", "55554444",
                       "--url", junk.url, "--pin-stdin", stdin=CANARY + "\n").returncode == 0
         # A second card add with a PIN that fails the check, and a PIN change.
         libcli(env, "card", "pin", "kr", "--pin-stdin", stdin=CANARY + "\n")
