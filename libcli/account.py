@@ -138,10 +138,15 @@ def save_snapshot(card: Card, *, loans: list[Loan] | None = None,
         before = dict(data)
         data["card"] = card.name
         data["fetched"] = (today or date.today()).isoformat()
+        # What a library wrote (titles, reasons) is cleaned of escapes and
+        # PINs as in every file libcli writes; the key (the item's identity)
+        # is kept as the library gave it.
+        from libcli.text import clean_data
+
         if loans is not None:
-            data["loans"] = [loan.to_dict() | {"key": loan.key} for loan in loans]
+            data["loans"] = [clean_data(loan.to_dict()) | {"key": loan.key} for loan in loans]
         if holds is not None:
-            data["holds"] = [hold.to_dict() | {"key": hold.key} for hold in holds]
+            data["holds"] = [clean_data(hold.to_dict()) | {"key": hold.key} for hold in holds]
         if _same_json(data, before):
             return  # nothing new since the last run: no write (and no fsync)
         storage.write_json(path, data)

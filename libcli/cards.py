@@ -269,7 +269,9 @@ def pin_for(card: Card) -> str:
         from libcli.demo import demo_pin
 
         return demo_pin(card.number)
-    from libcli.redact import register
+    from libcli.redact import no_core_dumps, register
+
+    no_core_dumps()
 
     if card.pin_command:
         return register(_run_pin_command(card))

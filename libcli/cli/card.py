@@ -14,7 +14,9 @@ from libcli.model import Card
 
 def _read_pin(pin_stdin: bool) -> str:
     from libcli.cards import check_pin
+    from libcli.redact import no_core_dumps
 
+    no_core_dumps()
     if pin_stdin:
         line = sys.stdin.readline()
         return check_pin(line)
