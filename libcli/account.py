@@ -301,6 +301,9 @@ class Run:
         from libcli.http import make_client
         from libcli.policy import get_consortium
 
+        # Temporary files a killed run left (a session's cookies among them).
+        for kind in ("sessions", "snapshots"):
+            storage.clean_stale_temp(storage.cache_dir() / kind)
         for card in self.cards:
             try:
                 consortium = get_consortium(card.library)

@@ -277,13 +277,15 @@ def forget_pin(card: Card) -> None:
 
 
 def _forget(user: str) -> None:
+    import keyring.errors
+
     try:
         backend = keyring_backend()
         _with_deadline(lambda: backend.delete_password(SERVICE, user), "remove a PIN from")
-    except PinError:
-        return  # a hung keyring: the index keeps the name, a later run retries
-    except Exception:  # an entry already gone is fine
-        pass
+    except keyring.errors.PasswordDeleteError:
+        pass  # already gone
+    except Exception:  # a locked or hung keyring: the index keeps the name, a later run retries
+        return
     _index_update(remove=user)
 
 

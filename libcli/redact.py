@@ -28,17 +28,21 @@ def redact(text: str) -> str:
     return text
 
 
-def redact_data(value: Any) -> Any:
-    """Every string in a JSON-like structure redacted; numbers are left whole."""
-    if not _secrets:
-        return value
+def map_strings(value: Any, fn) -> Any:
+    """`fn` applied to every string in a JSON-like structure (numbers left whole)."""
     if isinstance(value, str):
-        return redact(value)
+        return fn(value)
     if isinstance(value, dict):
-        return {k: redact_data(v) for k, v in value.items()}
+        return {k: map_strings(v, fn) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [redact_data(v) for v in value]
+        return [map_strings(v, fn) for v in value]
     return value
+
+
+def redact_data(value: Any) -> Any:
+    """Every string in a JSON-like structure redacted (masking JSON text
+    could cut a number in two)."""
+    return map_strings(value, redact) if _secrets else value
 
 
 def no_core_dumps() -> None:

@@ -73,10 +73,6 @@ def escape_invisible(json_text: str) -> str:
 def clean_data(value: Any) -> Any:
     """Every string in a JSON-like structure cleaned (for files libcli writes
     that a person may `cat`: snapshots)."""
-    if isinstance(value, str):
-        return clean(value)
-    if isinstance(value, dict):
-        return {k: clean_data(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [clean_data(v) for v in value]
-    return value
+    from libcli.redact import map_strings
+
+    return map_strings(value, clean)

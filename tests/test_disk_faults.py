@@ -19,17 +19,12 @@ from click.testing import CliRunner
 
 from libcli import storage
 from libcli.cli import cli
-from tests.helpers.live_server import LiveServer
+from tests.helpers.demo_card import served_with_card
 
 
 @pytest.fixture
 def heili(memory_keyring):
-    server = LiveServer("heili")
-    r = CliRunner().invoke(cli, ["card", "add", "me", "--library", "heili", "--number",
-                                 "10000001", "--url", server.url, "--pin-stdin"], input="1234\n")
-    assert r.exit_code == 0
-    yield server
-    server.stop()
+    yield from served_with_card("heili")
 
 
 def full_disk(monkeypatch):
