@@ -329,6 +329,9 @@ def clean_orphan_pins(path: Path | None = None) -> list[str]:
     if not index_path().exists():
         return []
     path = path or config_path()
+    # The common case, no orphan, is answered without taking the lock.
+    if set(_index_read()) <= {keyring_user(c) for c in _load(path).values()}:
+        return []
     with storage.locked(path):
         configured = {keyring_user(c) for c in _load(path).values() if not c.demo}
         orphans = [u for u in _index_read() if u not in configured]
