@@ -74,6 +74,7 @@ from libcli.model import (
     PickupLocation, PlaceHoldResult, RenewResult, SearchResult,
 )
 from libcli.policy import due_status, estimated_late_fee, predicted_renewal
+from libcli.payment import check_payment_url  # the one payment-address check (WHATWG parsing)
 
 log = logging.getLogger("libcli.finna")
 
@@ -839,12 +840,3 @@ def finna_language(code: str) -> str:
     return lang
 
 
-def check_payment_url(url: str) -> str:
-    """The provider's address: https anywhere, plain http only to this machine."""
-    parts = urlsplit(url)
-    if parts.scheme == "https" and parts.hostname:
-        return url
-    if parts.scheme == "http" and parts.hostname and http.is_loopback_host(parts.hostname):
-        return url
-    raise UnsafeAddress(f"the library sent a payment address libcli will not open "
-                        f"({parts.scheme or 'no'} scheme): {url[:80]!r}")

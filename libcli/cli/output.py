@@ -18,8 +18,8 @@ from typing import Any, Iterable
 import click
 
 from libcli.errors import LibcliError
+from libcli.text import clean, clean_multiline  # noqa: F401  (the one cleaner; commands use output.clean)
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]|\x1b\[[0-?]*[ -/]*[@-~]")
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 # Keyed by the statuses' values (DueStatus and HoldStatus are StrEnums, so
@@ -29,13 +29,6 @@ STATUS_COLOURS = {
     "due_soon": "yellow",
     "ready": "green",
 }
-
-
-def clean(text: Any) -> str:
-    if text is None:
-        return ""
-    text = _CONTROL.sub("", str(text))
-    return text.replace("\t", " ").replace("\n", " ").strip()
 
 
 def color_on() -> bool:
@@ -76,7 +69,9 @@ def relative(d: date, today: date) -> str:
 
 
 def table(headers: list[str], rows: Iterable[list[Any]]) -> None:
-    click.echo(simple_table(headers, list(rows)))
+    from libcli.redact import redact
+
+    click.echo(redact(simple_table(headers, list(rows))))
 
 
 # ANSI colour codes and OSC 8 links take no width on the terminal (tabulate's rule).
@@ -121,14 +116,17 @@ def simple_table(headers: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(out)
 
 
-_C1 = re.compile(r"[\x7f-\x9f]")
-
-
 def emit_json(document: Any) -> None:
-    # json escapes C0 controls itself; C1 controls (a lone CSI, \x9b) and DEL
-    # would reach a terminal raw: escape them too. Same data, still valid JSON.
-    text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False, default=str)
-    click.echo(_C1.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
+    # json escapes C0 controls itself; C1 controls (a lone CSI, \x9b), DEL and
+    # bidi/zero-width characters would reach a terminal raw: escape them too.
+    # Same data, still valid JSON. PINs are masked in strings only (masking
+    # the JSON text could cut a number).
+    from libcli.redact import redact_data
+    from libcli.text import escape_invisible
+
+    text = json.dumps(redact_data(document), indent=2, sort_keys=True, ensure_ascii=False,
+                      default=str)
+    click.echo(escape_invisible(text))
 
 
 def info(message: str) -> None:
@@ -139,17 +137,11 @@ def warn(message: str) -> None:
     click.echo(paint(f"libcli: warning: {clean(message)}", "yellow"), err=True)
 
 
-def clean_multiline(text: str) -> str:
-    return "\n".join(clean(line) for line in text.splitlines())
-
-
 def card_error(card_name: str, library: str, exc: LibcliError) -> None:
-    from libcli.redact import redact
-
-    click.echo(redact(paint(f"libcli: card '{card_name}' ({library}): {clean(exc.message)}", "red")),
+    click.echo(paint(f"libcli: card '{card_name}' ({library}): {clean(exc.message)}", "red"),
                err=True)
     if exc.hint:
-        click.echo(redact(exc.hint), err=True)
+        click.echo(clean_multiline(exc.hint), err=True)
 
 
 def error_json(exc: LibcliError) -> dict[str, Any]:
