@@ -9,6 +9,7 @@ person reads on that page.
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import date, time
 from pathlib import Path
 from urllib.parse import parse_qsl
@@ -352,3 +353,33 @@ def test_a_loans_page_claiming_three_million_loans_is_refused_within_bounds(resp
     assert str(finna_backend.MAX_LOANS) in caught.value.message
     assert str(finna_backend.MAX_LOAN_PAGES) in caught.value.message
     assert first.call_count == 1 and b.requests == 1
+
+
+# 7, the command: `hold place` shows the terms, and --accept-terms accepts them.
+
+def test_hold_place_shows_the_terms_and_accept_terms_accepts_them(monkeypatch):
+    from click.testing import CliRunner
+
+    from libcli.cli import cli
+
+    real = pages.parse_hold_form
+
+    def with_terms(html):
+        # The demo library's form, as a library that asks for terms prints it.
+        form_ = real(html)
+        form_.terms, form_.terms_field = TERMS, "gatheredDetails[acceptTerms]"
+        return form_
+
+    monkeypatch.setattr(pages, "parse_hold_form", with_terms)
+    runner = CliRunner()
+    assert runner.invoke(cli, ["demo"]).exit_code == 0
+    found = json.loads(runner.invoke(cli, ["search", "Python Crash Course", "--library",
+                                           "helmet", "--json"]).stdout)
+    record = found["results"][0]["record_id"]
+    args = ["hold", "place", record, "--card", "demo-helmet", "--pickup", "oodi"]
+    refused = runner.invoke(cli, args)
+    assert refused.exit_code == 1, refused.stderr
+    assert TERMS in refused.stderr and "--accept-terms" in refused.stderr
+    placed = runner.invoke(cli, args + ["--accept-terms"])
+    assert placed.exit_code == 0, placed.stderr
+    assert "Hold placed" in placed.stderr + placed.stdout

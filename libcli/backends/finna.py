@@ -8,7 +8,8 @@ in :mod:`libcli.backends.finna_pages`; this module is the flow.
 Requests (``self.requests`` counts every HTTP exchange, redirects included),
 with a live session; a cold start adds 2 (see below):
 
-- loans, holds, fees: 1 each (loans: +1 per further page of 50);
+- loans, holds, fees: 1 each (loans: +1 per further page of 50; a page
+  claiming more than MAX_LOANS loans or MAX_LOAN_PAGES pages is refused);
 - renew / renew all: 2 (the loans page for fresh tokens and CSRF, one post
   whose answer is the re-read list with a result in each row); on a paged
   account the pages are read together and each page's post goes out with
@@ -16,7 +17,8 @@ with a live session; a cold start adds 2 (see below):
   order, the pages are read together once more (3 round trips in all);
 - cancel holds: 2 (the list, which also puts the IDs in the session's
   whitelist; one post whose answer is the re-read list);
-- pickup locations: 2 (holdings tab, hold form); place a hold: 4 (holdings
+- pickup locations: 2 (holdings tab, hold form; with request groups +1
+  round trip, one AJAX call per group, together); place a hold: 4 (holdings
   tab, hold form, post, the redirect to the record page with the flash);
 - start a payment: 3 (fines page, ``pay`` → terms, ``pay-confirm`` → 302);
 - search: 1 (the JSON API).
@@ -24,8 +26,10 @@ with a live session; a cold start adds 2 (see below):
 Cold: the protected page itself answers with the login form and a fresh
 CSRF token (1), the login post (2) redirects to the follow-up page (3), so
 a cold read is 3 requests and never needs a separate GET of the form. A
-"technical error" refusal (stale CSRF token) is retried once with the fresh
-form from the refusal page; any other refusal is LoginRefused (exit 4). The
+"technical error" refusal (authentication_error_technical: stale CSRF token,
+or the ILS did not answer) is retried once with the fresh form from the
+refusal page, and if refused again is Unreachable (exit 5, the library's
+error); any other refusal is LoginRefused (exit 4). The
 PIN callable is called only right before a login post.
 
 Keys: a loan's key is ``<record id>|<item id>`` (the item id is the part of
