@@ -292,6 +292,10 @@ def test_a_short_loans_due_time_is_read():
     short, other = pages.parse_loans(page("checkedout_short_loan_due_time.html")).loans
     assert short.due_date == date(2026, 5, 18) and short.due_time == time(14, 30)
     assert other.due_date == date(2026, 5, 30) and other.due_time is None
+    # The checkout time of a loan taken out on its due day is not a due time.
+    html = page("checkedout_short_loan_due_time.html").replace(
+        ' <span class="due-time">14.30</span>', "")
+    assert pages.parse_loans(html).loans[0].due_time is None
 
 
 @respx.mock(base_url=BASE, assert_all_called=False)

@@ -787,11 +787,16 @@ _DATE_TIME_RE = lazyre.compile(DATE + r"\s+(?:klo\.?\s*|kl\.?\s*)?([01]?\d|2[0-3
 
 
 def _due_time(low: str, due: date) -> time | None:
+    """The time written after the due date; not the checkout time a loan
+    taken out on its due day carries (checkedout.phtml l. 202)."""
     found = None
     for m in _DATE_TIME_RE.finditer(low):
         day, month, year, hour, minute = (int(g) for g in m.groups())
-        if (year, month, day) == (due.year, due.month, due.day):
-            found = time(hour, minute)
+        if (year, month, day) != (due.year, due.month, due.day):
+            continue
+        if low[max(0, m.start() - 24): m.start()].rstrip(_LABEL_GAP).endswith(_CHECKED_OUT_WORDS):
+            continue
+        found = time(hour, minute)
     return found
 
 
