@@ -377,6 +377,13 @@ def test_hold_place_shows_the_terms_and_accept_terms_accepts_them(monkeypatch):
     monkeypatch.setattr(pages, "parse_hold_form", with_terms)
     runner = CliRunner()
     assert runner.invoke(cli, ["demo"]).exit_code == 0
+    from libcli.demo import in_demo_home
+
+    with in_demo_home():
+        _place_with_terms(runner, cli)
+
+
+def _place_with_terms(runner, cli):
     found = json.loads(runner.invoke(cli, ["search", "Python Crash Course", "--library",
                                            "helmet", "--json"]).stdout)
     record = found["results"][0]["record_id"]
