@@ -80,6 +80,15 @@ class Refused(LibcliError):
     """The library refused an action (a hold it will not take, a payment)."""
 
 
+class TermsNotAccepted(Refused):
+    """The library takes the request only with its terms accepted; ``terms``
+    is their text as the library shows it."""
+
+    def __init__(self, message: str, terms: str, **kwargs):
+        super().__init__(message, **kwargs)
+        self.terms = terms
+
+
 class NotSupported(LibcliError):
     """The library system offers no such function online."""
 

@@ -31,7 +31,7 @@ def build_calendar(loans: list[Loan], holds: list[Hold], *, now: datetime | None
     for loan in sorted(loans, key=lambda l: (l.due_date, l.id)):
         ev = Event()
         ev.add("uid", f"loan-{clean(loan.id)}@libcli")
-        ev.add("sequence", loan.renewals_used)
+        ev.add("sequence", loan.renewals_used or 0)
         ev.add("dtstamp", now)
         ev.add("dtstart", loan.due_date)
         ev.add("dtend", loan.due_date + timedelta(days=1))

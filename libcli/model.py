@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from datetime import date
+from datetime import date, time
 from typing import Any
 
 from msgspec import Struct, field, structs
@@ -132,7 +132,7 @@ class Loan(Struct, frozen=True):
     barcode: str | None = None
     call_number: str | None = None
     material: Material = Material.BOOK
-    renewals_used: int = 0
+    renewals_used: int | None = 0  # None: the library does not say
     renewals_limit: int | None = None
     renewable: bool = True
     not_renewable_reason: str | None = None
@@ -140,6 +140,7 @@ class Loan(Struct, frozen=True):
     renew_token: str | None = None  # what the site's renew form wants posted
     status: DueStatus = DueStatus.OK
     estimated_fee: Money | None = None
+    due_time: time | None = None  # short loans due at an hour of the due date
 
     @property
     def id(self) -> str:
@@ -156,6 +157,7 @@ class Loan(Struct, frozen=True):
             "call_number": self.call_number,
             "material": self.material.value,
             "due_date": self.due_date.isoformat(),
+            "due_time": self.due_time.strftime("%H:%M") if self.due_time else None,
             "status": self.status.value,
             "renewable": self.renewable,
             "renewals_used": self.renewals_used,

@@ -477,7 +477,7 @@ def borrowing_warnings(
 
 
 def predicted_renewal(
-    policy: Policy, material: Material, renewals_used: int, reserved_by_others: bool
+    policy: Policy, material: Material, renewals_used: int | None, reserved_by_others: bool
 ) -> tuple[bool, str | None]:
     """Whether the rules allow another renewal; the library decides in the end."""
     limit = policy.renewal_limit_for(material)
@@ -485,6 +485,6 @@ def predicted_renewal(
         return False, f"{material.value.replace('_', ' ')}s are never renewed"
     if reserved_by_others:
         return False, "reserved by another patron"
-    if limit is not None and renewals_used >= limit:
+    if limit is not None and renewals_used is not None and renewals_used >= limit:
         return False, f"renewal limit reached ({renewals_used}/{limit})"
     return True, None

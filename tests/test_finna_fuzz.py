@@ -53,8 +53,10 @@ def real_pages() -> dict[str, list[str]]:
 
 PARSERS = {"loans": pages.parse_loans, "holds": pages.parse_holds, "fines": pages.parse_fines}
 CORE = {
-    "loans": ("record_id", "title", "due_date", "renew_token", "renewals_used",
-              "renewals_limit", "renewals_remaining"),
+    # The renewal count and the renew checkbox are optional on the real pages
+    # (checkedout.phtml l. 216 and l. 149-163, issue #13.1 and #13.10): they may
+    # only be lost (None: unknown / not renewable online), never changed.
+    "loans": ("record_id", "title", "due_date"),
     "holds": ("record_id", "title", "status", "queue_position", "queue_length", "pickup_by",
               "cancel_token"),
     "fines": ("cents",),

@@ -222,7 +222,9 @@ def test_renew_all_uses_the_renew_all_path(respx_mock):
 
 
 def _payment_routes(respx_mock, location: str):
+    # The amount shown to the payer: a terms page without one is refused (#18.2).
     terms = """<html><body class="template-dir-myresearch template-name-fines">
+    <p>Summa: <span class="amount" data-raw="123450">1 234,50 €</span></p>
     <form id="paytrail-form" method="post" action="/MyResearch/Fines">
     <input type="hidden" name="csrf" value="c-1"><input type="hidden" name="transactionId" value="t1">
     <input type="hidden" name="pay-confirm" value="1">

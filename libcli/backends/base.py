@@ -167,7 +167,8 @@ class Backend(abc.ABC):
     async def pickup_locations(self, record_id: str) -> list[PickupLocation]:
         raise NotSupported(f"{self.consortium.name}: placing holds online is not supported")
 
-    async def place_hold(self, record_id: str, pickup: str | None) -> PlaceHoldResult:
+    async def place_hold(self, record_id: str, pickup: str | None, *,
+                         accept_terms: bool = False) -> PlaceHoldResult:
         raise NotSupported(f"{self.consortium.name}: placing holds online is not supported")
 
     async def start_payment(self, balance: Balance) -> PaymentStart:

@@ -8,7 +8,8 @@ in :mod:`libcli.backends.finna_pages`; this module is the flow.
 Requests (``self.requests`` counts every HTTP exchange, redirects included),
 with a live session; a cold start adds 2 (see below):
 
-- loans, holds, fees: 1 each (loans: +1 per further page of 50);
+- loans, holds, fees: 1 each (loans: +1 per further page of 50; a page
+  claiming more than MAX_LOANS loans or MAX_LOAN_PAGES pages is refused);
 - renew / renew all: 2 (the loans page for fresh tokens and CSRF, one post
   whose answer is the re-read list with a result in each row); on a paged
   account the pages are read together and each page's post goes out with
@@ -16,7 +17,8 @@ with a live session; a cold start adds 2 (see below):
   order, the pages are read together once more (3 round trips in all);
 - cancel holds: 2 (the list, which also puts the IDs in the session's
   whitelist; one post whose answer is the re-read list);
-- pickup locations: 2 (holdings tab, hold form); place a hold: 4 (holdings
+- pickup locations: 2 (holdings tab, hold form; with request groups +1
+  round trip, one AJAX call per group, together); place a hold: 4 (holdings
   tab, hold form, post, the redirect to the record page with the flash);
 - start a payment: 3 (fines page, ``pay`` → terms, ``pay-confirm`` → 302);
 - search: 1 (the JSON API).
@@ -24,8 +26,10 @@ with a live session; a cold start adds 2 (see below):
 Cold: the protected page itself answers with the login form and a fresh
 CSRF token (1), the login post (2) redirects to the follow-up page (3), so
 a cold read is 3 requests and never needs a separate GET of the form. A
-"technical error" refusal (stale CSRF token) is retried once with the fresh
-form from the refusal page; any other refusal is LoginRefused (exit 4). The
+"technical error" refusal (authentication_error_technical: stale CSRF token,
+or the ILS did not answer) is retried once with the fresh form from the
+refusal page, and if refused again is Unreachable (exit 5, the library's
+error); any other refusal is LoginRefused (exit 4). The
 PIN callable is called only right before a login post.
 
 Keys: a loan's key is ``<record id>|<item id>`` (the item id is the part of
@@ -67,7 +71,8 @@ from libcli.backends import finna_pages as pages
 from libcli.backends.base import Backend
 from libcli.backends.shared import choose_pickup
 from libcli.errors import (
-    LibcliError, LoginRefused, PageNotUnderstood, Refused, Unreachable, UnsafeAddress, UsageError,
+    LibcliError, LoginRefused, PageNotUnderstood, Refused, TermsNotAccepted, Unreachable,
+    UnsafeAddress, UsageError,
 )
 from libcli.model import (
     Balance, CancelResult, Fee, Hold, HoldStatus, Loan, Money, PaymentStart,
@@ -95,6 +100,12 @@ CANNOT_RENEW = frozenset({"ei voi uusia", "kan inte förnya", "cannot renew"})
 
 SESSION_EXPIRED = "the session expired before the library took the renewal; try again"
 
+# A loans page's header count and page links decide how many pages are read;
+# a page claiming millions (issue #18.6) must not make libcli fetch without
+# bound. Finna pages loans by 50 (checkedout.phtml's paginator) and Helmet
+# lends at most 100 items, so 40 pages / 2000 loans is far above any real card.
+MAX_LOAN_PAGES = 40
+MAX_LOANS = 2000
 
 class FinnaBackend(Backend):
     name = "finna"
@@ -152,9 +163,12 @@ class FinnaBackend(Backend):
         """Post the login form found on ``page``; return the page it leads to
         (with ``follow=False``: the post's own redirect answer on success).
 
-        A "technical error" refusal (a stale or refused CSRF token) is not
-        about the PIN: the refusal page carries a fresh form, which is posted
-        once more. Any other refusal is final (LoginRefused, exit 4).
+        A "technical error" refusal (authentication_error_technical: a
+        refused CSRF token or an ILS that did not answer, VuFind/Auth/
+        Manager.php l. 753, 773) is not about the PIN: the refusal page
+        carries a fresh form, which is posted once more; refused again, it
+        is the library's error (Unreachable, exit 5), in the site's words.
+        Any other refusal is final (LoginRefused, exit 4).
         """
         for attempt in range(2):
             form = pages.parse_login_form(tree)
@@ -181,9 +195,13 @@ class FinnaBackend(Backend):
             rtree = self._tree(result, pages.LOGIN_PAGE)
             if pages.is_login_page(rtree):
                 reason = pages.login_refusal(rtree)
-                if attempt == 0 and reason and pages.TECHNICAL_LOGIN_ERROR.search(reason):
-                    tree, page = rtree, result
-                    continue
+                if reason and pages.TECHNICAL_LOGIN_ERROR.search(reason):
+                    if attempt == 0:
+                        tree, page = rtree, result
+                        continue
+                    raise Unreachable(f"{self.consortium.name} could not log card "
+                                      f"{self.card.name} in (a library error, not the PIN): "
+                                      f"{reason}")
                 raise LoginRefused(
                     f"{self.consortium.name} refused the login for card {self.card.name}"
                     + (f": {reason}" if reason else ""))
@@ -283,7 +301,7 @@ class FinnaBackend(Backend):
         # reveals beyond those follow in one more, all together.
         known = self.session.get("loan_pages")
         spare: dict[int, http.Page | None] = {}
-        if (isinstance(known, int) and 1 < known <= 50 and len(self.client.cookies)
+        if (isinstance(known, int) and 1 < known <= MAX_LOAN_PAGES and len(self.client.cookies)
                 and not self.site.lock.locked()
                 and not (self.language and not self._language_sent)):
             generation = self.site.generation
@@ -301,6 +319,10 @@ class FinnaBackend(Backend):
         last = 1
         if first.total and first.total > len(raws):
             last = max(first.last_page, -(-first.total // max(len(first.loans), 1)))
+            if first.total > MAX_LOANS or last > MAX_LOAN_PAGES:
+                raise PageNotUnderstood(
+                    pages.LOANS_PAGE, f"the page claims {first.total} loans over {last} pages; "
+                    f"libcli reads at most {MAX_LOANS} loans over {MAX_LOAN_PAGES} pages")
 
             async def get(n: int):
                 p = spare.get(n)
@@ -340,8 +362,8 @@ class FinnaBackend(Backend):
             elif raw.renewals_remaining is not None:
                 # The site says only how many are left: show that as the limit.
                 used, limit = 0, raw.renewals_remaining
-            else:
-                used = 0
+            # else: the page prints no count (Alma; KohaRest's permanent
+            # blocks): unknown, shown as such, never guessed.
         renewable = raw.renew_token is not None
         reason = None
         only_left_known = raw.renewals_remaining is not None and raw.renewals_limit is None
@@ -374,6 +396,7 @@ class FinnaBackend(Backend):
             reserved_by_others=raw.reserved, renew_token=raw.renew_token,
             status=due_status(policy, raw.due_date, self.today),
             estimated_fee=estimated_late_fee(policy, raw.material, raw.due_date, self.today),
+            due_time=raw.due_time,
         )
 
     async def loans(self) -> list[Loan]:
@@ -706,23 +729,74 @@ class FinnaBackend(Backend):
         if urlsplit(page.url).path.rstrip("/").endswith(f"/Record/{rec}") and page.history:
             raise Refused(f"{self.consortium.name} refused the hold request: "
                           + ("; ".join(pages.error_messages(tree)) or "the hold link was not valid"))
-        return page, pages.parse_hold_form(tree)
+        form = pages.parse_hold_form(tree)
+        if form.request_groups:
+            await self._group_locations(record_id, form)
+        return page, form
+
+    async def _group_locations(self, record_id: str, form: pages.HoldForm) -> None:
+        """Fill the form's pickup locations from its request groups, as
+        themes/bootstrap3/js/hold.js does: GET /AJAX/JSON?method=
+        getRequestGroupPickupLocations&id=…&requestGroupId=… for each group
+        the form offers (the calls go out together), so that a pickup
+        location can be chosen by name whatever its group; posting it sends
+        its group. ``form.location_groups`` maps a location to its group."""
+        groups = [gid for gid, _ in form.request_groups]
+
+        async def one(gid: str) -> list[PickupLocation]:
+            answer = await self._fetch("GET", "AJAX/JSON", params=[
+                ("method", "getRequestGroupPickupLocations"), ("id", record_id),
+                ("requestGroupId", gid)])
+            try:
+                data = json.loads(answer.text)
+            except ValueError:
+                data = None
+            if answer.status >= 400 or data is None:
+                raise PageNotUnderstood(pages.HOLD_FORM_PAGE, "the request group's pickup "
+                                        f"locations (HTTP {answer.status})")
+            return pages.parse_request_group_locations(data)
+
+        found = await asyncio.gather(*(one(gid) for gid in groups))
+        seen = {p.code for p in form.locations}
+        for gid, locations in zip(groups, found):
+            for loc in locations:
+                if loc.code not in seen:
+                    seen.add(loc.code)
+                    form.locations.append(loc)
+                    form.location_groups[loc.code] = gid
 
     async def pickup_locations(self, record_id: str) -> list[PickupLocation]:
         _, form = await self._hold_form(record_id)
         return form.locations
 
-    async def place_hold(self, record_id: str, pickup: str | None) -> PlaceHoldResult:
-        """Place a hold; the library's refusals come back as ``placed=False``."""
+    async def place_hold(self, record_id: str, pickup: str | None, *,
+                         accept_terms: bool = False) -> PlaceHoldResult:
+        """Place a hold; the library's refusals come back as ``placed=False``.
+
+        Where the form asks for accepted terms (record/hold.phtml l. 158-163)
+        and ``accept_terms`` is not given, nothing is posted: TermsNotAccepted
+        carries the terms for the patron to read (the library would answer
+        must_accept_terms, Finna/Controller/RecordController.php l. 388-401).
+        """
         try:
             page, form = await self._hold_form(record_id)
         except Refused as exc:
             return PlaceHoldResult(record_id, False, exc.message, None, self.card.name)
+        if form.terms_field and not accept_terms:
+            terms = form.terms or "(the library shows no text for them)"
+            raise TermsNotAccepted(f"{self.consortium.name} places this hold only with its "
+                                   f"terms accepted: {terms}", terms)
         chosen = choose_pickup(form.locations, pickup or self.card.pickup)
         data = list(form.fields)
         if chosen is not None and form.location_field:
             data = [(k, v) for k, v in data if k != form.location_field]
             data.append((form.location_field, chosen.code))
+        group = form.location_groups.get(chosen.code) if chosen is not None else None
+        if group and form.request_group_field:
+            data = [(k, v) for k, v in data if k != form.request_group_field]
+            data.append((form.request_group_field, group))
+        if form.terms_field and accept_terms:
+            data.append((form.terms_field, "on"))
         action = urljoin(page.url, form.action or page.url)
         name = chosen.name if chosen else None
         try:
@@ -804,7 +878,14 @@ class FinnaBackend(Backend):
             raise Refused(f"{self.consortium.name} did not start the payment"
                           + (f": {'; '.join(errors)}" if errors else ""))
         terms = pages.parse_payment_terms(ttree)
-        if terms.amount_cents is not None and terms.amount_cents != balance.total.cents:
+        if terms.amount_cents is None:
+            # Issue #18.2: what `pay-confirm` confirms must be the one amount
+            # the payer sees on this page; none, or several, is no answer.
+            seen = ("shows no amount" if terms.amounts_shown == 0
+                    else f"shows {terms.amounts_shown} different amounts")
+            raise Refused(f"{self.consortium.name}: the payment page {seen}, so libcli "
+                          "cannot confirm what would be charged; nothing was charged")
+        if terms.amount_cents != balance.total.cents:
             raise Refused(f"{self.consortium.name}: the amount changed since it was shown "
                           f"(was {balance.total}, the payment page says "
                           f"{Money(terms.amount_cents, self.policy.currency)}); nothing was "

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import functools
 import re
-from datetime import date
+from datetime import date, time
 from typing import Iterable
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -136,23 +136,38 @@ def template_name(tree: LexborHTMLParser) -> str | None:
 
 
 def _login_form_node(tree: LexborHTMLParser) -> LexborNode | None:
-    """The library-card (MultiILS) login form; not the Finna-account one."""
-    candidates = [f for f in tree.css("form")
-                  if f.css_first("input[type=password], input[name=password]") is not None]
+    """The library-card login form; never the Finna-account (Database) one.
+
+    Sites order ChoiceAuth's tabs differently (Auth/ChoiceAuth/login.phtml
+    renders one form per method, in the view's configured order), and the
+    forms share ``name=loginForm``; an ``id`` is printed only by finna2's
+    Auth/MultiILS/login.phtml (bootstrap3's Auth/AbstractBase/login.phtml,
+    used for ILS, has none). So each form is judged by what it is: its
+    ``auth_method`` (MultiILS / ILS; Database is the Finna account) and a
+    ``target`` field (Auth/MultiILS/loginfields.phtml), never by position.
+    """
+    candidates = []
+    for form in tree.css("form"):
+        if form.css_first("input[type=password], input[name=password]") is None:
+            continue
+        method_node = form.css_first("input[name=auth_method]")
+        method = (method_node.attributes.get("value") or "") if method_node is not None else ""
+        if method.casefold() in _ACCOUNT_AUTH_METHODS:
+            continue  # a Finna account, not a library card
+        if form.css_first("[name=target]") is not None or method.casefold() in _CARD_AUTH_METHODS:
+            rank = 0
+        elif form.attributes.get("id") == "loginForm" or form.attributes.get("name") == "loginForm":
+            rank = 1  # no method named: a bare login form
+        else:
+            continue
+        candidates.append((rank, form))
     if not candidates:
         return None
+    return min(candidates, key=lambda c: c[0])[1]
 
-    def rank(form: LexborNode) -> int:
-        if form.attributes.get("id") == "loginForm":
-            return 0
-        if form.css_first("[name=target], input[name=auth_method][value=MultiILS]") is not None:
-            return 1
-        if form.attributes.get("name") == "loginForm":
-            return 2
-        return 3
 
-    best = min(candidates, key=rank)
-    return best if rank(best) < 3 else None
+_CARD_AUTH_METHODS = frozenset({"multiils", "ils"})
+_ACCOUNT_AUTH_METHODS = frozenset({"database", "email"})
 
 
 def is_login_page(tree: LexborHTMLParser) -> bool:
@@ -336,7 +351,13 @@ def parse_login_form(html: str | LexborHTMLParser) -> LoginForm:
     return LoginForm(form.attributes.get("action"), fields, targets, uname, pname)
 
 
-TECHNICAL_LOGIN_ERROR = _words(r"tekninen virhe", r"tekniskt fel", r"technical error")
+# authentication_error_technical (languages/{fi,sv,en}.ini), thrown by
+# VuFind/Auth/Manager.php for a refused CSRF token and for an ILS that did not
+# answer; the older "technical error" wordings are kept for other views.
+TECHNICAL_LOGIN_ERROR = _words(
+    r"sisäänkirjautuminen epäonnistui\. yritä uudestaan hetken", r"inloggningen misslyckades\. "
+    r"försök igen efter en stund", r"we cannot log you in at this time",
+    r"tekninen virhe", r"tekniskt fel", r"technical error")
 
 
 def login_refusal(tree: LexborHTMLParser) -> str | None:
@@ -371,6 +392,7 @@ class RawLoan(Struct):
     overdue_flag: bool = False
     result: RowResult | None = None
     ordinal: int = 0  # 0 for the first loan of a record on the page, 1 for the next …
+    due_time: time | None = None  # short loans: checkedout.phtml l. 238 span.due-time
 
     @property
     def item_part(self) -> str | None:
@@ -497,7 +519,11 @@ class RowScan:
         if (attrs.get("id") or "").startswith("record"):
             return True
         cls = (attrs.get("class") or "").split()
-        if "sr-only" in cls or "headers" in cls:
+        # The hidden header row before the rows (checkedout.phtml l. 138,
+        # holds/list.phtml l. 99): sr-only in bootstrap 3, visually-hidden in
+        # bootstrap 5 (heili.finna.fi, 2026), aria-hidden in both.
+        if ("sr-only" in cls or "visually-hidden" in cls or "headers" in cls
+                or attrs.get("aria-hidden") == "true"):
             return False
         if ("myresearch-row" in cls or "record-title" in self.by_class
                 or any("/Record/" in href for _, href in self.links)):
@@ -732,6 +758,26 @@ def _due_date(low: str) -> date | None:
     return others[-1] if others else None
 
 
+# A due date's time, "18.5.2026 14.30" (fi writes it with dots) or "14:30":
+# checkedout.phtml l. 238 prints ilsDetails['dueTime'] in span.due-time right
+# after the date.
+_DATE_TIME_RE = lazyre.compile(DATE + r"\s+(?:klo\.?\s*|kl\.?\s*)?([01]?\d|2[0-3])[.:]([0-5]\d)(?![\d.])")
+
+
+def _due_time(low: str, due: date) -> time | None:
+    """The time written after the due date; not the checkout time a loan
+    taken out on its due day carries (checkedout.phtml l. 202)."""
+    found = None
+    for m in _DATE_TIME_RE.finditer(low):
+        day, month, year, hour, minute = (int(g) for g in m.groups())
+        if (year, month, day) != (due.year, due.month, due.day):
+            continue
+        if low[max(0, m.start() - 24): m.start()].rstrip(_LABEL_GAP).endswith(_CHECKED_OUT_WORDS):
+            continue
+        found = time(hour, minute)
+    return found
+
+
 def parse_loan_row(row: LexborNode, index: int = 0, *, has_form: bool = False,
                    scan: RowScan | None = None) -> RawLoan:
     scan = scan or RowScan.of(row)
@@ -750,8 +796,8 @@ def parse_loan_row(row: LexborNode, index: int = 0, *, has_form: bool = False,
 
     token = scan.input_value("renewSelectedIDS[]", "renewAllIDS[]", "selectAllIDS[]")
     no_checkbox = scan.get("no-checkbox")
-    if has_form and token is None and no_checkbox is None:
-        raise PageNotUnderstood(LOANS_PAGE, f"the renew checkbox of '{title}'")
+    # Without a checkbox the loan is not renewable online: span.no-checkbox
+    # (checkedout.phtml l. 162), or a td.checkbox-col some views leave empty.
 
     used = limit = remaining = None
     m = _RENEW_FRACTION.search(status_low) if "/" in status_low else None
@@ -765,10 +811,11 @@ def parse_loan_row(row: LexborNode, index: int = 0, *, has_form: bool = False,
             m = _RENEWED_COUNT.search(status_low)
             if m:
                 used = int(m.group(1))
-            else:
-                # The template prints one of "renewals remaining: N" or
-                # "Renewed: N" for every loan; a guess would be a wrong number.
-                raise PageNotUnderstood(LOANS_PAGE, f"the renewal count of '{title}'")
+            # else: no count. checkedout.phtml prints the renewal line only
+            # `if (isset($ilsDetails['renew']))` (l. 216): Alma never sets it,
+            # KohaRest leaves it null for permanent blocks (too_many, onsite:
+            # VuFind/ILS/Driver/KohaRest.php l. 2846), Axiell in some states.
+            # Renewals are then unknown (None), never a guessed number.
 
     result = None
     reserved = False
@@ -794,6 +841,7 @@ def parse_loan_row(row: LexborNode, index: int = 0, *, has_form: bool = False,
         material=_material(scan, meta_low + " " + status_low), renewals_used=used,
         renewals_limit=limit, renewals_remaining=remaining, renew_token=token, site_reason=reason,
         reserved=reserved, overdue_flag=overdue, result=result,
+        due_time=_due_time(status_low, due),
     )
 
 
@@ -891,6 +939,7 @@ class RawHold(Struct):
     cancel_token: str | None = None
     error: str | None = None  # a per-row cancel failure
     ordinal: int = 0
+    in_process: bool = False  # the library is handling it (hold_in_process), no queue number
 
     @property
     def key(self) -> str:
@@ -922,6 +971,10 @@ _CREATED = lazyre.compile(r"(?:luotu|skapad|created|placed)\W{0,6}" + DATE, re.I
 _EXPIRES = lazyre.compile(r"(?:vanhenee|förfaller|expires?|expiration)\W{0,6}" + DATE, re.I)
 _QUEUE = lazyre.compile(r"(?:sijainti jonossa|jonosijainti|placering i kön|queue\s*position|jono|kön|queue)"
                     r"\W{0,6}(\d+)(?:\s*/\s*(\d+))?", re.I)
+# hold_in_process (languages/{fi,sv,en}.ini l. 633-636), printed where the queue
+# position stands (holds/list.phtml l. 198) by Finna/ILS/Driver/Alma.php
+# (l. 1411) and Mikromarc.php (l. 795).
+_IN_PROCESS = _words(r"käsiteltävänä", r"behandlas", r"in process")
 _READY = _words(r"noudettavissa", r"kan avhämtas", r"available", r"avhämtas")
 _IN_TRANSIT = _words(r"matkalla", r"på väg", r"in transit")
 
@@ -971,6 +1024,9 @@ def parse_hold_row(row: LexborNode, index: int = 0, *, has_form: bool = False,
             status = "waiting"
             position = int(m.group(1))
             length = int(m.group(2)) if m.group(2) else None
+    in_process = False
+    if status is None and _IN_PROCESS.search(text):
+        status, in_process = "waiting", True
     if status is None and _READY.search(text):
         status = "ready"
         pickup_by = parse_date(_after_label(text, _READY))
@@ -982,7 +1038,7 @@ def parse_hold_row(row: LexborNode, index: int = 0, *, has_form: bool = False,
     return RawHold(record_id=record_id, title=title, status=status, author=_author(scan),
                    queue_position=position, queue_length=length, pickup_location=pickup,
                    pickup_by=pickup_by, created=created, expires=expires, cancel_token=token,
-                   error=error)
+                   error=error, in_process=in_process)
 
 
 def parse_holds(html: str | LexborHTMLParser) -> HoldsPage:
@@ -1035,6 +1091,16 @@ class HoldForm(Struct):
     locations: list[PickupLocation]
     location_field: str | None
     errors: list[str]
+    # record/hold.phtml l. 158-163: the library's terms, to be accepted with
+    # gatheredDetails[acceptTerms]; None where the form asks for none.
+    terms: str | None = None
+    terms_field: str | None = None
+    # record/hold.phtml l. 49-86: request groups; the pickup select is then
+    # empty and filled by script per group (getRequestGroupPickupLocations).
+    request_groups: list[tuple[str, str]] = field(default_factory=list)  # (id, name)
+    request_group_field: str | None = None
+    request_group_selected: str | None = None
+    location_groups: dict[str, str] = field(default_factory=dict)  # location → its group
 
 
 def parse_hold_form(html: str | LexborHTMLParser) -> HoldForm:
@@ -1068,7 +1134,49 @@ def parse_hold_form(html: str | LexborHTMLParser) -> HoldForm:
     if submit is not None and not any(k == "placeHold" for k, _ in fields):
         fields.append(("placeHold", submit.attributes.get("value") or "1"))
     errors = [text_of(n) for n in tree.css(".alert-danger") if text_of(n)]
-    return HoldForm(form.attributes.get("action"), fields, locations, field_name, errors)
+    terms = terms_field = None
+    box = form.css_first('input[name="gatheredDetails[acceptTerms]"]')
+    if box is not None:
+        terms_field = box.attributes.get("name")
+        label = None
+        box_id = box.attributes.get("id")
+        if box_id:
+            label = next((n for n in form.css("label") if n.attributes.get("for") == box_id), None)
+        terms = text_of(label if label is not None else box.parent) or None
+    groups: list[tuple[str, str]] = []
+    group_field = group_selected = None
+    group_select = form.css_first("select#requestGroupId") or form.css_first(
+        'select[name="gatheredDetails[requestGroupId]"]')
+    if group_select is not None:
+        group_field = group_select.attributes.get("name")
+        for opt in group_select.css("option"):
+            gid = opt.attributes.get("value") or ""
+            if gid:  # "" is the select_request_group prompt
+                groups.append((gid, text_of(opt) or gid))
+                if "selected" in opt.attributes:
+                    group_selected = gid
+    return HoldForm(form.attributes.get("action"), fields, locations, field_name, errors,
+                    terms, terms_field, groups, group_field, group_selected)
+
+
+def parse_request_group_locations(data: object) -> list[PickupLocation]:
+    """The answer of /AJAX/JSON?method=getRequestGroupPickupLocations
+    (VuFind/AjaxHandler/GetRequestGroupPickupLocations.php): ``{"data":
+    {"locations": [{"locationID", "locationDisplay", "isDefault"?}]}}``, as
+    themes/bootstrap3/js/hold.js reads it."""
+    inner = data.get("data") if isinstance(data, dict) else None
+    locations = inner.get("locations") if isinstance(inner, dict) else None
+    if not isinstance(locations, list):
+        raise PageNotUnderstood(HOLD_FORM_PAGE, "the request group's pickup locations "
+                                "(data.locations of getRequestGroupPickupLocations)")
+    out = []
+    for loc in locations:
+        if not isinstance(loc, dict) or loc.get("locationID") in (None, ""):
+            continue
+        code = str(loc["locationID"])
+        out.append(PickupLocation(code, clean(str(loc.get("locationDisplay") or code)),
+                                  bool(loc.get("isDefault"))))
+    return out
 
 
 # --- fines -------------------------------------------------------------------------
@@ -1093,14 +1201,26 @@ def is_fines_page(tree: LexborHTMLParser) -> bool:
     name = template_name(tree)
     if name is not None:
         return name == "fines"
-    return tree.css_first("#online_payment_total_due, table.fines-table") is not None
+    return tree.css_first(f"{_TOTAL_DUE}, table.fines-table") is not None
+
+
+# The total: #online_payment_total_due (fines.phtml l. 141, 2024) or, in the
+# bootstrap-5 markup (heili.finna.fi, 2026), .online-payment-total-due
+# .js-payment-total-due, the element upstream VuFind's online-payment script reads.
+_TOTAL_DUE = "#online_payment_total_due, .js-payment-total-due, .online-payment-total-due"
+# The minimum: #online_payment_minimum_payment (l. 155) / .js-minimum-payment (bs5).
+_MINIMUM = "#online_payment_minimum_payment, .js-minimum-payment"
 
 
 _TYPE_HEAD = _words(r"^tyyppi", r"^typ", r"^type", r"fine_type")
 _DESC_HEAD = _words(r"^selite", r"förklaring", r"description", r"fine_description")
 _CREATED_HEAD = _words(r"kirjauspvm", r"skapad", r"reg\.?\s*date", r"creation", r"fine_creation")
 _IN_PROGRESS = _words(r"kesken", r"käynnissä", r"pågår", r"in progress", r"already started",
-                      r"pending")
+                      r"pending",
+                      # online_payment_in_progress_warning (local/languages/finna/
+                      # fi.ini l. 748, sv.ini l. 745, en-gb.ini l. 757), fines.phtml l. 178-182
+                      r"aiempi maksutapahtuma aloitettu", r"tidigare betalning startade",
+                      r"earlier payment was started")
 _PAYMENT_OK = _words(r"maksu onnistui", r"maksu vastaanotettu", r"betalningen lyckades",
                      r"betalningen har", r"payment (?:was )?successful", r"payment received",
                      r"payment registered")
@@ -1131,8 +1251,8 @@ def parse_fines(html: str | LexborHTMLParser) -> FinesPage:
                 raise PageNotUnderstood(FINES_PAGE, f"the cells of fine row {len(items) + 1}")
             widths.add(width)
             items.append(_fine_row(tr, cells, len(items)))
-    total_node = tree.css_first("#online_payment_total_due")
-    total = _int_attr(total_node, "data-raw")
+    total = next((v for v in (_int_attr(n, "data-raw") for n in tree.css(_TOTAL_DUE))
+                  if v is not None), None)
     count = header_count(tree)
     registering = tree.css_first(".register-payment-spinner, #online-payment-status") is not None
     no_fines = not items and says_no_items(tree)
@@ -1142,7 +1262,8 @@ def parse_fines(html: str | LexborHTMLParser) -> FinesPage:
         if no_fines or (not items and count == 0):
             total = 0
         else:
-            raise PageNotUnderstood(FINES_PAGE, "the total (#online_payment_total_due[data-raw])")
+            raise PageNotUnderstood(FINES_PAGE, "the total (#online_payment_total_due[data-raw] "
+                                    "or .js-payment-total-due[data-raw], myresearch/fines.phtml)")
     if not items and total != 0:
         raise PageNotUnderstood(FINES_PAGE, "the fines table")
     if items and sum(i["cents"] for i in items) != total:
@@ -1164,9 +1285,9 @@ def parse_fines(html: str | LexborHTMLParser) -> FinesPage:
                 pay_fields.append(("selectedIDS[]", value))
         if pay_button is not None:
             pay_fields.append(("pay", pay_button.attributes.get("value") or "1"))
-    minimum = _int_attr(tree.css_first("#online_payment_minimum_payment"), "data-raw")
+    minimum = _int_attr(tree.css_first(_MINIMUM), "data-raw")
     reason = None
-    info = tree.css_first(".fines-info-area")
+    info = _reason_area(tree)
     if info is not None:
         reason = text_of(info.css_first("p") or info) or None
         if minimum is None and reason:
@@ -1176,7 +1297,7 @@ def parse_fines(html: str | LexborHTMLParser) -> FinesPage:
     flash_list = flashes(tree)
     in_progress = False
     for node in tree.css(".alert-danger, .alert-warning"):
-        if node.attributes.get("id") == "online_payment_minimum_payment":
+        if node.css_matches(_MINIMUM):
             continue
         if _IN_PROGRESS.search(text_of(node)):
             in_progress = True
@@ -1184,6 +1305,22 @@ def parse_fines(html: str | LexborHTMLParser) -> FinesPage:
     return FinesPage(items, total, count, offered, minimum, reason, in_progress or registering,
                      registered, registering, pay_fields,
                      form.attributes.get("action") if form is not None else None, flash_list)
+
+
+def _reason_area(tree: LexborHTMLParser) -> LexborNode | None:
+    """The div.fines-info-area with the reason online payment is not offered
+    (fines.phtml l. 194-197): not the first one, which wraps the card
+    selector and the "Fines (N)" heading (l. 115-122), nor the one with the
+    totals (l. 125-184), nor the pay button's row (l. 190)."""
+    for area in tree.css(".fines-info-area"):
+        if "payment-row" in classes(area):
+            continue
+        if area.css_first(f"h1, h2, h3, .useraccount-header, {_TOTAL_DUE}, .online-payment-info, "
+                          ".last-transaction-information, input") is not None:
+            continue
+        if text_of(area):
+            return area
+    return None
 
 
 _BALANCE_HEAD = _words(r"^maksettavaa", r"^att betala", r"^balance")
@@ -1239,7 +1376,8 @@ def _fine_row(tr: LexborNode, cells: list[LexborNode], index: int) -> dict:
 class TermsForm(Struct):
     action: str | None
     fields: list[tuple[str, str]]
-    amount_cents: int | None = None  # the amount the page asks to confirm, if it shows one
+    amount_cents: int | None = None  # the one amount the page shows the payer, else None
+    amounts_shown: int = 0  # how many different amounts the payer sees (1 is the only safe answer)
 
 
 def parse_payment_terms(html: str | LexborHTMLParser) -> TermsForm:
@@ -1252,14 +1390,37 @@ def parse_payment_terms(html: str | LexborHTMLParser) -> TermsForm:
     fields = [(k, v) for k, v in form_fields(form, skip=("reset",))]
     if not any(k == "pay-confirm" for k, _ in fields):
         fields.append(("pay-confirm", "1"))
-    amount = None
-    node = tree.css_first(".amount[data-raw]") or tree.css_first("[data-raw]")
-    if node is not None:
-        amount = _int_attr(node, "data-raw")
-    if amount is None:
-        node = tree.css_first(".amount")
-        amount = parse_money(text_of(node)) if node is not None else None
-    return TermsForm(form.attributes.get("action"), fields, amount)
+    # Only what the payer sees counts: an element hidden by attribute, class or
+    # style (or inside one) is not what they confirm (issue #18.2). The 2024
+    # terms templates (Helpers/OnlinePayment/terms-*.phtml) show no amount.
+    shown = []
+    for node in tree.css(":is(.amount, [data-raw])"):
+        if _hidden(node):
+            continue
+        value = _int_attr(node, "data-raw")
+        if value is None:
+            value = parse_money(text_of(node))
+        if value is not None:
+            shown.append(value)
+    different = set(shown)
+    amount = shown[0] if len(different) == 1 else None
+    return TermsForm(form.attributes.get("action"), fields, amount, len(different))
+
+
+_HIDDEN_CLASSES = frozenset({"hidden", "hide", "d-none", "sr-only", "visually-hidden", "invisible"})
+_HIDDEN_STYLE = lazyre.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
+
+
+def _hidden(node: LexborNode) -> bool:
+    while node is not None and node.tag not in ("body", "html"):
+        attrs = node.attributes
+        if ("hidden" in attrs or attrs.get("aria-hidden") == "true"
+                or (node.tag == "input" and (attrs.get("type") or "").lower() == "hidden")
+                or classes(node) & _HIDDEN_CLASSES
+                or _HIDDEN_STYLE.search(attrs.get("style") or "")):
+            return True
+        node = node.parent
+    return False
 
 
 # --- search API -------------------------------------------------------------------------

@@ -539,7 +539,9 @@ class WebPACBackend(Backend):
         return [PickupLocation(code=code.strip().rstrip("+").strip(), name=name, default=sel)
                 for code, name, sel in form.pickups]
 
-    async def place_hold(self, record_id: str, pickup: str | None) -> PlaceHoldResult:
+    async def place_hold(self, record_id: str, pickup: str | None, *,
+                         accept_terms: bool = False) -> PlaceHoldResult:
+        # WebPAC's request form asks for no terms: accept_terms changes nothing.
         page, form = await self._request_page(record_id)
         data = dict(form.fields)
         if form.pickup_field:

@@ -118,8 +118,10 @@ def hold_pickups(record, card, as_json):
 @click.argument("record")
 @single_card_option(required=False)
 @click.option("--pickup", metavar="LOCATION", help="Pickup location, by code or name (a unique prefix will do).")
+@click.option("--accept-terms", is_flag=True,
+              help="Accept the library's terms for the hold, where it asks (they are shown otherwise).")
 @json_option
-def hold_place(record, card, pickup, as_json):
+def hold_place(record, card, pickup, accept_terms, as_json):
     """Place a hold on a record (IDs come from `libcli search`).
 
     Without --pickup: the card's default pickup location, or on a terminal a
@@ -131,7 +133,7 @@ def hold_place(record, card, pickup, as_json):
       libcli hold place heili.998877 --card kid
     """
     from libcli.account import AccountService
-    from libcli.errors import NotSupported
+    from libcli.errors import NotSupported, TermsNotAccepted
 
     chosen = common.one_card(card)
     pickup = pickup or chosen.pickup
@@ -147,7 +149,7 @@ def hold_place(record, card, pickup, as_json):
                 pickup = locs.value[0].code if len(locs.value) == 1 else _ask_pickup(locs.value)
             async def place(b):
                 async with run.exclusive(b.card):  # one writer per account across processes
-                    return await b.place_hold(record, pickup)
+                    return await b.place_hold(record, pickup, accept_terms=accept_terms)
 
             [placed] = await run.gather(place)
             return placed
@@ -156,6 +158,9 @@ def hold_place(record, card, pickup, as_json):
     if result.error:
         if isinstance(result.error, NotSupported):
             raise result.error
+        if isinstance(result.error, TermsNotAccepted) and not result.error.hint:
+            result.error.hint = ("The library's terms:\n  " + output.clean(result.error.terms)
+                                 + "\nTo accept them, run the command again with --accept-terms.")
         output.card_error(chosen.name, chosen.library, result.error)
         click.get_current_context().exit(int(result.error.exit_code))
     placed = replace(result.value, card=chosen.name)

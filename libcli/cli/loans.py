@@ -32,7 +32,8 @@ def loan_rows(loans: list[Loan], today: date) -> list[list[str]]:
             output.paint(f"{output.day(loan.due_date)} ({output.relative(loan.due_date, today)})",
                          colour),
             output.paint(loan.status.value.replace("_", " "), colour, bold=loan.status is DueStatus.OVERDUE),
-            f"{loan.renewals_used}/{limit}", output.short(note, 48),
+            f"{'?' if loan.renewals_used is None else loan.renewals_used}/{limit}",
+            output.short(note, 48),
         ])
     return rows
 
@@ -226,7 +227,8 @@ def renew(ids, all_, due_within, dry_run, cards, as_json):
                     renewed = {x.loan_id: x for x in r.value if x.renewed}
                     base = fresh.get(r.card.name) or [l for l in loans if l.card == r.card.name]
                     mine = [replace(l, due_date=renewed[l.id].new_due_date or l.due_date,
-                                    renewals_used=l.renewals_used + 1) if l.id in renewed else l
+                                    renewals_used=None if l.renewals_used is None
+                                    else l.renewals_used + 1) if l.id in renewed else l
                             for l in base]
                     save_snapshot(r.card, loans=mine, today=today)
             return fetched, chosen, posted
