@@ -876,7 +876,7 @@ class FinnaFace:
         return JSONResponse({"data": f"Invalid method: {method}"}, status_code=400)
 
     def request_group_pickup_locations(self, page: Page) -> Response:
-        """VuFind\AjaxHandler\GetRequestGroupPickupLocations (id and requestGroupId from the query)."""
+        """VuFind AjaxHandler GetRequestGroupPickupLocations (id and requestGroupId from the query)."""
         q = page.request.query_params
         record_id, group_id = q.get("id"), q.get("requestGroupId")
         if record_id is None or group_id is None:
