@@ -1,6 +1,9 @@
 """The backend contract: the same behaviour, through every backend, against
 its face of the demo library (in-process). A new library system's backend
 joins by adding its view to VIEWS; nothing else here should need to change.
+The Finna face runs every variant (markup x driver x login order, see
+tests/finna_sandbox.py) on heili, and its markups with its own driver on
+helmet.
 """
 
 from __future__ import annotations
@@ -16,19 +19,24 @@ from libcli.errors import LoginRefused
 from libcli.http import make_client
 from libcli.model import Card, DueStatus, HoldStatus
 from libcli.policy import consortia
-from libcli.sandbox.app import create_app
+from libcli.sandbox.app import Options, create_app
 from libcli.sandbox.seed import DEMO_PATRONS
+from tests.finna_sandbox import EVERY_VARIANT, MARKUPS, variant_options
 
 VIEWS = ["heili", "tuni", "helmet", "tallinn"]
+CASES = [(view, None) for view in VIEWS] + [("heili", v) for v in EVERY_VARIANT] + [
+    ("helmet", m) for m in MARKUPS if m != "2024"]
 
 
 class Account:
     """One demo patron's card, opened on a fresh in-process demo library."""
 
-    def __init__(self, view: str, pin: str | None = None):
+    def __init__(self, view: str, pin: str | None = None, variant: str | None = None):
         patron = next(p for p in DEMO_PATRONS if p.view == view)
         self.view = view
-        self.app = create_app(view)
+        self.variant = variant
+        options = Options(**variant_options(variant)) if variant else None
+        self.app = create_app(view, options=options)
         self.library = self.app.state.library
         self.card = Card("c", view, patron.card, url=f"http://{view}.localhost/")
         self.pin = pin or patron.pin
@@ -51,9 +59,10 @@ def run(coro):
     return asyncio.run(coro)
 
 
-@pytest.fixture(params=VIEWS)
+@pytest.fixture(params=CASES, ids=[v if s is None else f"{v}-{s}" for v, s in CASES])
 def account(request):
-    return Account(request.param)
+    view, variant = request.param
+    return Account(view, variant=variant)
 
 
 def test_loans_match_the_library(account):
@@ -70,7 +79,7 @@ def test_loans_match_the_library(account):
 
 def test_ids_are_stable_across_sessions(account):
     first = [l.id for l in run(account.backend().loans())]
-    other = Account(account.view)
+    other = Account(account.view, variant=account.variant)
     second = [l.id for l in run(other.backend().loans())]
     assert sorted(first) == sorted(second)
 
@@ -123,6 +132,6 @@ def test_one_login_then_the_session_serves(account):
 
 
 def test_a_refused_login(account):
-    bad = Account(account.view, pin="0000")
+    bad = Account(account.view, pin="0000", variant=account.variant)
     with pytest.raises(LoginRefused):
         run(bad.backend().loans())
