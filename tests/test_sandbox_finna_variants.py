@@ -309,3 +309,16 @@ def test_command_line_switches():
             args.finna_login_first, args.refuse_login_once) == ("bs5", "alma", "terms",
                                                                   "Database", True)
     assert parse_args([]).finna_driver is None
+
+
+def test_paged_loans_have_the_simple_pager_on_top_and_the_full_one_below():
+    from libcli.sandbox.seed import BIG_CARD, BIG_PIN
+
+    b, lib, app = logged_in("heili", card=BIG_CARD, pin=BIG_PIN, big=100)
+    doc = html(b.get("/MyResearch/CheckedOut?page=2"))
+    simple = doc.css_first("div.pagination-container ul.pagination-simple")
+    items = simple.css("li")
+    assert items[0].css_first("a").attributes["href"] == "?page=1" and items[2].css_first("a") is None
+    assert words(items[1]) == "Näytetään 51 - 100 yhteensä 100 tuloksesta"
+    pages = doc.css_first("nav ul.pagination")
+    assert [a.text() for a in pages.css("li a") if a.text()] == ["1", "2"]

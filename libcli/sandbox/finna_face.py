@@ -463,7 +463,9 @@ class FinnaFace:
                            renew_form=renew_form, hidden_all=hidden_all,
                            show_renew_all=show_renew_all, other_failures=other_failures,
                            blocks=blocks,
-                           select_all_key="select_all_on_page" if drv.ils_pages else "Select All")
+                           select_all_key="select_all_on_page" if drv.ils_pages else "Select All",
+                           first_shown=(number - 1) * PAGE_SIZE + 1,
+                           last_shown=(number - 1) * PAGE_SIZE + len(shown))
 
     def loan_row(self, page: Page, loan: circ.Loan, result: circ.RenewOutcome | None) -> dict:
         lib = self.lib

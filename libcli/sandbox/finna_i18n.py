@@ -290,6 +290,13 @@ STRINGS: dict[str, tuple[str, str, str]] = {
     "online_payment_cancel": ("Peruuta", "Avbryt", "Cancel"),
     "Registering Payment": ("Maksua käsitellään", "Betalningen behandlas", "Processing payment"),
     "Cover Image": ("Kansikuva", "Omslagsbild", "Cover Image"),
+    "page_prev": ("Siirry edelliselle sivulle", "Gå till föregående sida", "Go to Previous Page"),
+    "page_next": ("Siirry seuraavalle sivulle", "Gå till nästa sida", "Go to Next Page"),
+    "pagination_label": ("Sivutus", "Paginering", "Pagination"),
+    "showing_results_of_html": (
+        "Näytetään <strong>%%start%% - %%end%%</strong> yhteensä <strong>%%total%%</strong> tuloksesta",
+        "Visas <strong>%%start%% - %%end%%</strong> av <strong>%%total%%</strong> resultat",
+        "Showing <strong>%%start%% - %%end%%</strong> results of <strong>%%total%%</strong>"),
 }
 
 FORMATS: dict[str, tuple[str, str, str]] = {
