@@ -294,7 +294,11 @@ def test_no_renewable_loan_means_no_form():
     r = b.get("/MyResearch/CheckedOut")
     doc = html(r)
     assert doc.css_first("form#renewals") is None
-    assert doc.css_first("div.toolbar.no-list-functions div.myresearch-notification")
+    assert doc.css_first("div.toolbar.no-list-functions div.myresearch-notification").text() == \
+        "Ei uusittavia lainoja"
+    # checkedout.phtml: without the renewal form every checkbox cell stays empty.
+    cells = [row.css_first("td.checkbox-col") for row in rows_by_title(r).values()]
+    assert cells and all(re.fullmatch(r"<td[^>]*>\s*</td>", c.html) for c in cells)
 
 
 def test_no_loans(heili):

@@ -146,19 +146,6 @@ def test_alma_prints_no_renewal_counts_and_holds_in_process(lang, in_process):
     assert any(p.endswith(": 3") for p in positions)
 
 
-def test_non_renewable_loans_without_a_form_have_empty_checkbox_cells():
-    b, lib, app = make("heili")
-    for loan in list(lib.loans_of("10000001")):
-        if lib.renew_check("10000001", loan.loan_id) is None:
-            del lib.loans[loan.loan_id]
-    b.login("10000001", "1234")
-    doc = html(b.get("/MyResearch/CheckedOut"))
-    assert doc.css_first("form#renewals") is None
-    assert doc.css_first("div.myresearch-notification").text() == "Ei uusittavia lainoja"
-    cells = [r.css_first("td.checkbox-col") for r in rows(doc)]
-    assert cells and all(re.fullmatch(r"<td[^>]*>\s*</td>", c.html) for c in cells)
-
-
 def test_driver_switches_on_a_running_app():
     b, lib, app = logged_in("heili")
     assert doc_has_no_checkbox(b)
