@@ -19,7 +19,20 @@ from libcli.sandbox.store import Store
 TODAY = date(2025, 3, 10)
 VIEWS = ("heili", "helmet")  # tuni moved to Primo VE (Andor): tests/test_primo_backend.py
 LANGS = ("fi", "sv", "en-gb")
-VARIANTS = ("2024", "2025")
+# Markups of the Finna face; a variant spec adds switches after "+": a driver
+# (koha, alma, sierra), a login order (Database = the Finna-account tab first)
+# or a hold form (terms, request-groups), e.g. "bs5+alma+Database".
+MARKUPS = ("2024", "bs5")
+DRIVERS = ("koha", "alma", "sierra")
+VARIANTS = MARKUPS
+# Every markup x driver x login order (the contract suite runs them all).
+EVERY_VARIANT = tuple(f"{m}+{d}+{first}" for m in MARKUPS for d in DRIVERS
+                      for first in ("MultiILS", "Database"))
+# A representative subset for the longer suites: each driver and login order
+# once in each markup, on views whose own driver differs.
+SOME_VARIANTS = (("heili", "fi", "2024+alma"), ("heili", "sv", "bs5+sierra"),
+                 ("helmet", "en-gb", "2024+koha"), ("helmet", "fi", "bs5+alma+Database"),
+                 ("heili", "en-gb", "bs5+koha"), ("heili", "fi", "2024+Database"))
 BASE = "http://127.0.0.1:8000"
 
 
@@ -61,9 +74,32 @@ class Demo:
         self.app.state.ctx.sessions("PHPSESSID").expire_all()
 
 
+def variant_options(spec: str) -> dict:
+    """``Options`` fields for a variant spec such as "bs5+alma+Database"."""
+    markup, *switches = spec.split("+")
+    options: dict = {"finna_variant": markup}
+    for switch in switches:
+        if switch in DRIVERS:
+            options["finna_driver"] = switch
+        elif switch in ("MultiILS", "Database"):
+            options["finna_login_first"] = switch
+        elif switch in ("plain", "terms", "request-groups"):
+            options["finna_hold_form"] = switch
+        else:
+            raise ValueError(f"unknown Finna variant switch {switch!r}")
+    return options
+
+
+def variant_args(spec: str) -> list[str]:
+    """The same spec as ``python -m libcli.sandbox`` arguments."""
+    flags = {"finna_variant": "--finna-variant", "finna_driver": "--finna-driver",
+             "finna_login_first": "--finna-login-first", "finna_hold_form": "--finna-hold-form"}
+    return [x for k, v in variant_options(spec).items() for x in (flags[k], v)]
+
+
 def demo(view: str, *, language: str = "fi", variant: str = "2024", big_loans: int = 0,
          **options) -> Demo:
     library = build_library(view, Clock(TODAY), big_loans=big_loans)
-    opts = Options(language=language, finna_variant=variant, **options)
+    opts = Options(language=language, **{**variant_options(variant), **options})
     app = create_app(view, library=library, options=opts, store=Store(None))
     return Demo(view, app, library, opts)

@@ -1,6 +1,9 @@
 """The backend contract: the same behaviour, through every backend, against
 its face of the demo library (in-process). A new library system's backend
 joins by adding its view to VIEWS; nothing else here should need to change.
+The Finna face runs every variant (markup x driver x login order, see
+tests/finna_sandbox.py) on heili, and its markups with its own driver on
+helmet.
 """
 
 from __future__ import annotations
@@ -19,12 +22,18 @@ from libcli.model import Card, DueStatus, HoldStatus
 from libcli.policy import consortia
 from libcli.sandbox.app import Options, create_app
 from libcli.sandbox.seed import DEMO_PATRONS
+from tests.finna_sandbox import EVERY_VARIANT, MARKUPS, variant_options
 
 VIEWS = ["heili", "tuni", "helmet", "tallinn"]
-# Views whose face has markup variants run the contract over each (the demo's
-# variant string; a date token also sets the client's registry row to match).
-VARIANTS = {"tallinn": ["classic", "sierra51,mdy", "sierra53,cas,eng,two-step,ymd"]}
-CASES = [(view, variant) for view in VIEWS for variant in VARIANTS.get(view, [None])]
+# Views whose face has markup variants run the contract over each: every
+# Finna markup x driver x login order at heili, the newer markup at helmet;
+# WebPAC's markups at tallinn (a date token also sets the client's registry
+# row to match).
+WEBPAC_VARIANTS = ["classic", "sierra51,mdy", "sierra53,cas,eng,two-step,ymd"]
+CASES = ([(view, None) for view in VIEWS if view != "tallinn"]
+         + [("heili", v) for v in EVERY_VARIANT]
+         + [("helmet", m) for m in MARKUPS if m != "2024"]
+         + [("tallinn", v) for v in WEBPAC_VARIANTS])
 
 
 class Account:
@@ -35,12 +44,13 @@ class Account:
         self.view = view
         self.variant = variant
         self.consortium = consortia()[view]
-        options = Options()
-        if variant:
-            options.webpac_variant = variant
+        if variant and view == "tallinn":
+            options = Options(webpac_variant=variant)
             order = next((t for t in variant.split(",") if t in ("dmy", "mdy", "ymd")), None)
             if order:
                 self.consortium = msgspec.structs.replace(self.consortium, date_order=order)
+        else:
+            options = Options(**variant_options(variant)) if variant else None
         self.app = create_app(view, options=options)
         self.library = self.app.state.library
         self.card = Card("c", view, patron.card, url=f"http://{view}.localhost/")
@@ -64,7 +74,7 @@ def run(coro):
     return asyncio.run(coro)
 
 
-@pytest.fixture(params=CASES, ids=lambda c: f"{c[0]}-{c[1]}" if c[1] else c[0])
+@pytest.fixture(params=CASES, ids=[v if s is None else f"{v}-{s}" for v, s in CASES])
 def account(request):
     view, variant = request.param
     return Account(view, variant=variant)

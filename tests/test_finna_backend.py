@@ -1,6 +1,7 @@
 """The Finna backend against the demo library: every operation, for heili
-and helmet, in fi / sv / en-gb and both markup variants (in-process
-through ASGITransport), plus a few runs over a real socket."""
+and helmet, in fi / sv / en-gb and both markup variants, plus a subset of
+the driver and login-order variants (in-process through ASGITransport),
+plus a few runs over a real socket. (tuni is on Primo VE.)"""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import time
 
 import pytest
 
-from tests.finna_sandbox import LANGS, TODAY, VARIANTS, VIEWS, demo
+from tests.finna_sandbox import LANGS, SOME_VARIANTS, TODAY, VARIANTS, VIEWS, demo, variant_args
 from libcli import http
 from libcli.backends import finna_pages as pages
 from libcli.backends.finna import FinnaBackend
@@ -25,7 +26,7 @@ from libcli.model import Card, DueStatus, HoldStatus
 from libcli.policy import consortia
 from libcli.sandbox.seed import BIG_CARD, BIG_PIN, DEMO_PATRONS
 
-ALL = list(itertools.product(VIEWS, LANGS, VARIANTS))
+ALL = list(itertools.product(VIEWS, LANGS, VARIANTS)) + list(SOME_VARIANTS)
 IDS = [f"{v}-{l}-{m}" for v, l, m in ALL]
 
 
@@ -402,7 +403,7 @@ def server(request, tmp_path):
     request.addfinalizer(errors.close)
     proc = subprocess.Popen(
         [sys.executable, "-m", "libcli.sandbox", "--port", "0", "--view", view,
-         "--finna-variant", variant, "--language", lang],
+         *variant_args(variant), "--language", lang],
         stdout=subprocess.PIPE, stderr=errors, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
@@ -443,9 +444,10 @@ def socket_backend(view: str, url: str) -> FinnaBackend:
 
 
 @pytest.mark.socket
-@pytest.mark.parametrize("server", [("heili", "2024", "fi"), ("heili", "2025", "en-gb"),
-                                    ("helmet", "2025", "sv")], indirect=True,
-                         ids=["heili-2024-fi", "heili-2025-en", "helmet-2025-sv"])
+@pytest.mark.parametrize("server", [("heili", "2024", "fi"), ("heili", "bs5", "en-gb"),
+                                    ("helmet", "bs5", "sv"), ("heili", "bs5+alma", "fi")],
+                         indirect=True,
+                         ids=["heili-2024-fi", "heili-bs5-en", "helmet-bs5-sv", "heili-bs5+alma-fi"])
 def test_every_operation_over_a_real_socket(server):
     view, url = server
 

@@ -112,7 +112,7 @@ def test_refuse_csrf_once(heili):
     options.refuse_csrf_once = True
     r = b.login("10000001", "1234")
     assert r.status_code == 200
-    assert flashes(r, "danger") == ["Tekninen virhe kirjautumisessa. Yritä uudelleen."]
+    assert flashes(r, "danger") == ["Sisäänkirjautuminen epäonnistui. Yritä uudestaan hetken kuluttua."]
     assert options.refuse_csrf_once is False
     assert b.login("10000001", "1234").status_code == 302
 
@@ -120,7 +120,7 @@ def test_refuse_csrf_once(heili):
 def test_markup_variant_switch_on_a_running_app(heili):
     b, options, lib = heili
     b.login("10000001", "1234")
-    assert html(b.get("/Holds/List")).css_first("a.record-title")
-    options.finna_variant = "2025"
+    assert html(b.get("/Holds/List")).css_first("tr.sr-only.myresearch-row")
+    options.finna_variant = "bs5"
     doc = html(b.get("/Holds/List"))
-    assert doc.css_first("a.record-title") is None and doc.css_first("h3.record-title a")
+    assert doc.css_first("tr.sr-only") is None and doc.css_first("tr.visually-hidden.myresearch-row")

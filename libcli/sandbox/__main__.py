@@ -25,7 +25,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--drop-rate", type=float, default=0.0)
     ap.add_argument("--session-ttl", type=float, default=600.0, help="seconds; 0 = expire at once")
     ap.add_argument("--refuse-csrf-once", action="store_true")
-    ap.add_argument("--finna-variant", choices=("2024", "2025"), default="2024")
+    ap.add_argument("--finna-variant", choices=("2024", "bs5", "2025"), default="2024",
+                    help="markup: bootstrap 3 finna2 (2024) or bootstrap 5 (bs5; 2025 = bs5)")
+    ap.add_argument("--finna-driver", choices=("koha", "alma", "sierra"),
+                    help="ILS driver behaviour (default: the view's own)")
+    ap.add_argument("--finna-hold-form", choices=("plain", "terms", "request-groups"),
+                    default="plain")
+    ap.add_argument("--finna-login-first", choices=("MultiILS", "Database"), default="MultiILS")
+    ap.add_argument("--refuse-login-once", action="store_true",
+                    help="answer the next login with authentication_error_technical")
     ap.add_argument("--webpac-variant", default="2024",
                     help="comma-separated WebPAC face switches, e.g. classic, sierra51, sierra53, "
                          "cas, eng, two-step (libcli/sandbox/webpac_face.py)")
@@ -53,6 +61,9 @@ def main(argv: list[str] | None = None) -> None:
                       finna_variant=args.finna_variant,
                       webpac_variant=",".join(filter(None, [args.webpac_variant,
                                                             args.webpac_date_order])),
+                      finna_driver=args.finna_driver, finna_hold_form=args.finna_hold_form,
+                      finna_login_first=args.finna_login_first,
+                      refuse_login_once=args.refuse_login_once,
                       seed=args.seed)
     store = Store(args.state)
     library = load_or_seed(args.view, store, seed=args.seed)

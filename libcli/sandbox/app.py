@@ -44,9 +44,15 @@ TEMPLATES = Path(__file__).with_name("templates")
 class Options:
     """Runtime switches; mutate them on a running app (``app.state.options``).
 
-    ``finna_variant``: "2024" is the reference markup; "2025" is the drift
-    described in the Finna face's docstring. ``webpac_variant`` is the
-    WebPAC face's equivalent (its author documents the values).
+    ``finna_variant``: the Finna face's markup, "2024" (bootstrap 3 finna2)
+    or "bs5" (bootstrap 5; "2025" is an alias). ``finna_driver``: "koha",
+    "alma" or "sierra" overrides the ILS driver behaviour of the view;
+    ``finna_hold_form``: "plain", "terms" or "request-groups";
+    ``finna_login_first``: "MultiILS" or "Database" (which login tab comes
+    first); ``refuse_login_once``: the next login is answered with
+    ``authentication_error_technical``. The Finna face's docstring has the
+    details. ``webpac_variant`` is the WebPAC face's equivalent (its author
+    documents the values).
     """
 
     latency_ms: int = 0
@@ -56,6 +62,10 @@ class Options:
     refuse_csrf_once: bool = False  # the next CSRF check fails, then the flag clears
     language: str = "fi"  # default UI language when the request names none
     finna_variant: str = "2024"
+    finna_driver: str | None = None  # None: the view's own driver
+    finna_hold_form: str = "plain"
+    finna_login_first: str = "MultiILS"
+    refuse_login_once: bool = False
     webpac_variant: str = "2024"
     seed: int = 0  # drives misbehaviour's dice (and the generated demo data)
     # Primo VE face: the view offers only single sign-on (no password profile);

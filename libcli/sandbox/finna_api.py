@@ -59,7 +59,7 @@ class SearchApi:
         from .finna_face import VIEWS
 
         conf = VIEWS.get(self.ctx.view)
-        return self.ctx.consortium.name if lang == "en-gb" or conf is None else conf.name
+        return self.ctx.consortium.name if lang == "en-gb" or conf is None else conf[0]
 
     def _formats(self, t: Title, lang: str) -> list[dict[str, str]]:
         name = FORMATS.get(t.format, (t.format,) * 3)[_LANG_INDEX.get(lang, 0)]

@@ -10,11 +10,25 @@ Where the reference is silent, the sandbox does what VuFind most likely does:
 * Each view has one login target (its ``login_target``), so the login form
   carries a hidden ``target`` plus the library name in ``div > strong``.
   A successful login regenerates the session id (a new ``PHPSESSID``).
-* Drivers per view: helmet is SierraRest (every loan gets a renewal checkbox,
-  refusals show after submitting; the ILS pages loans, so with more than one
-  page there is no "renew all" button); heili (KohaRestSuomi) and tuni
-  (Alma) give checkboxes only to renewable loans and page in VuFind
-  (50 a page; loans on other pages add hidden ``renewAllIDS[]``).
+* Driver behaviour (``DRIVERS``, from the drivers in NDL-VuFind2
+  module/VuFind/src/VuFind/ILS/Driver and module/Finna/src/Finna/ILS/Driver)
+  comes from the view (heili KohaRestSuomi, tuni Alma, helmet SierraRest)
+  unless ``Options.finna_driver`` names one:
+  - "sierra": every loan is "renewable" (refusals show after submitting),
+    ``renew`` without ``renewLimit`` ("Uusittu: N"), queue position
+    "N / M", the ILS pages loans (no "renew all" with more than one page).
+  - "koha": renewable per loan; ``renew`` and ``renewLimit``
+    ("Uusimiskertoja jäljellä: N"), both null for the permanent blocks
+    (too_many, on_reserve, onsite) whose reason shows as ``message``;
+    ``materialType``; position is the bare priority.
+  - "alma": renewable per loan, no renewal counts at all; a hold first in
+    its queue is "In Process" and shows ``hold_in_process`` where the queue
+    position stands.
+  VuFind pages loans for koha and alma (50 a page; loans on other pages add
+  hidden ``renewAllIDS[]``). With no renewable loan on the page there is no
+  renewal form and every ``td.checkbox-col`` is empty; otherwise a
+  non-renewable loan's cell holds ``span.no-checkbox``. Quick loans
+  (short loans) are due at a time of day: ``<span class="due-time">``.
 * ``renew_details`` is ``<checkout id>|<item id>``; hold ``cancel_details``
   is the hold id. A loan is "due" (``renew_item_due``) when due today or
   tomorrow.
@@ -29,9 +43,22 @@ Where the reference is silent, the sandbox does what VuFind most likely does:
 * Fines run without fine selection on every view, because the sandbox's
   rule is "whole balance only"; the amount confirmed must equal the amount
   shown on the terms page (else ``online_payment_fines_changed``). The terms
-  page keeps the fines page's body classes. A payment in progress shows the
-  warning and no pay button. The e-mail rule (Heili) is reported with
-  ``online_payment_email_address_required`` in ``div.fines-info-area``.
+  page keeps the fines page's body classes. As myresearch/fines.phtml: the
+  heading "Maksut (N)" sits in the first ``div.fines-info-area``, the totals
+  in the second, the not-payable reason in a later one. A payment started
+  within the last 15 minutes shows the ``online_payment_in_progress_warning``
+  (``div.alert-danger``) and the pay button stays; paying again abandons the
+  earlier transaction. The e-mail rule (Heili) is reported with
+  ``online_payment_email_address_required``.
+* Hold forms (``Options.finna_hold_form``): "plain" (pickup select),
+  "terms" (``gatheredDetails[acceptTerms]``; without it the form comes back
+  with ``must_accept_terms``) and "request-groups" (``select#requestGroupId``
+  and an empty ``select#pickUpLocation`` that /AJAX/JSON?method=
+  getRequestGroupPickupLocations&id=..&requestGroupId=.. fills with
+  ``{"data": {"locations": [{"locationID", "locationDisplay"}]}}``).
+* Login: Auth/ChoiceAuth tabs, library card (MultiILS) and Finna account
+  (Database) in ``Options.finna_login_first`` order. ``refuse_login_once``
+  answers one login with ``authentication_error_technical``.
 * The payment provider lives on the same server: ``pay-confirm`` answers
   302 to ``/PaymentProvider/checkout?checkout-stamp=<payment id>&...``, a
   page with Pay and Cancel buttons that answer 302 to
@@ -44,15 +71,15 @@ Where the reference is silent, the sandbox does what VuFind most likely does:
 
 Markup variants (``Options.finna_variant``):
 
-* ``"2024"``: the reference.
-* ``"2025"``: drift as in reference §9. Loan and hold titles sit inside
-  ``h3.record-title > a`` instead of ``a.record-title``; fi says
-  "Uusintakertoja jäljellä" (sv "Förnyelser kvar", en "Renewals left");
-  bootstrap5 classes: format badges ``badge bg-info`` instead of
-  ``label label-info``, ``d-none d-sm-table-cell`` instead of ``hidden-xs``,
-  ``visually-hidden`` instead of ``sr-only``, ``btn-secondary`` instead of
-  ``btn-default``; the loans table is wrapped in ``div.table-responsive``.
-  Ids, names, ``data-raw`` values, row ids and ``alert-*`` classes stay.
+* ``"2024"``: bootstrap 3 finna2 as in the Oct-2024 repository
+  (``tr.sr-only.myresearch-row``, ``#online_payment_total_due[data-raw]``,
+  ``label label-info``, ``hidden-xs``, ``data-toggle``).
+* ``"bs5"`` (alias ``"2025"``): the bootstrap 5 markup live on
+  heili.finna.fi in 2026: ``visually-hidden``, ``d-none d-sm-table-cell``,
+  ``badge``, ``btn-secondary``, ``data-bs-toggle``, and the fines totals as
+  classes (``.online-payment-total-due.js-payment-total-due[data-raw]``,
+  ``.js-minimum-payment``) instead of ids. Names, row ids and ``alert-*``
+  classes stay.
 """
 
 from __future__ import annotations
@@ -71,7 +98,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from libcli.model import HoldStatus
+from libcli.model import HoldStatus, Material
 
 from . import circulation as circ
 from .app import FaceContext, Session
@@ -87,18 +114,60 @@ NS_CLASS = {"error": "danger", "warning": "warning", "info": "info", "success": 
 
 
 @dataclass(frozen=True)
-class ViewConf:
+class DriverConf:
     name: str
-    driver: str
     ils_pages: bool  # the ILS pages loans (SierraRest); otherwise VuFind does
     all_renewable: bool  # the driver marks every loan renewable (SierraRest)
+    renew_counts: str  # "limit": renew + renewLimit (Koha); "count": renew only; "none"
+    position: str  # "queue": "N / M" (Sierra); "priority": N; "alma": N or hold_in_process
 
 
-VIEWS = {
-    "heili": ViewConf("Heili-kirjastot", "KohaRestSuomi", False, False),
-    "tuni": ViewConf("Tampereen yliopiston kirjasto", "Alma", False, False),
-    "helmet": ViewConf("Helmet-kirjastot", "SierraRest", True, True),
+DRIVERS = {
+    "koha": DriverConf("KohaRestSuomi", False, False, "limit", "priority"),
+    "alma": DriverConf("Alma", False, False, "none", "alma"),
+    "sierra": DriverConf("SierraRest", True, True, "count", "queue"),
 }
+VIEWS = {"heili": ("Heili-kirjastot", "koha"), "tuni": ("Tampereen yliopiston kirjasto", "alma"),
+         "helmet": ("Helmet-kirjastot", "sierra")}
+# KohaRest::$permanentRenewalBlocks: renew and renewLimit are nulled for these.
+KOHA_PERMANENT = {circ.RENEW_LIMIT: "too_many", circ.RENEW_NO: "too_many",
+                  circ.RENEW_REQUESTED: "on_reserve"}
+# The demo's request groups: an id, a name and which pickup locations (None: all).
+REQUEST_GROUPS = (("1", "Kaikki kirjastot", None), ("2", "Lähikirjastot", 2))
+
+
+@dataclass(frozen=True)
+class Markup:
+    """Class names that differ between the bootstrap 3 and bootstrap 5 finna2 pages."""
+
+    bs5: bool
+
+    @property
+    def sr(self) -> str:
+        return "visually-hidden" if self.bs5 else "sr-only"
+
+    @property
+    def hidden_xs(self) -> str:
+        return "d-none d-sm-table-cell" if self.bs5 else "hidden-xs"
+
+    @property
+    def badge(self) -> str:
+        return "badge" if self.bs5 else "label label-info"
+
+    @property
+    def btn_default(self) -> str:
+        return "btn-secondary" if self.bs5 else "btn-default"
+
+    @property
+    def toggle(self) -> str:
+        return "data-bs-toggle" if self.bs5 else "data-toggle"
+
+    @property
+    def pull_left(self) -> str:
+        return "float-start" if self.bs5 else "pull-left flip"
+
+
+MARKUPS = {"2024": Markup(False), "bs5": Markup(True), "2025": Markup(True)}
 
 
 def money(cents: int) -> str:
@@ -191,11 +260,20 @@ class FinnaFace:
         self.ctx = ctx
         self.lib = ctx.library
         self.view = ctx.view
-        self.conf = VIEWS.get(ctx.view, ViewConf(ctx.consortium.name, "Demo", False, False))
+        self.site_name, self.view_driver = VIEWS.get(ctx.view, (ctx.consortium.name, "koha"))
         self.target = ctx.consortium.login_target or ctx.view
         self.sessions = ctx.sessions(COOKIE)
 
     # --- plumbing --------------------------------------------------------
+
+    @property
+    def driver(self) -> DriverConf:
+        """Read per request, so a running app can switch (``options.finna_driver``)."""
+        return DRIVERS[self.ctx.options.finna_driver or self.view_driver]
+
+    @property
+    def markup(self) -> Markup:
+        return MARKUPS[self.ctx.options.finna_variant]
 
     def detect_language(self, request: Request, form: Any) -> str:
         for candidate in ((form or {}).get("mylang"), request.query_params.get("lng"),
@@ -237,12 +315,10 @@ class FinnaFace:
 
     def render(self, page: Page, template: str, tdir: str, tname: str, *, status: int = 200,
                **context: Any) -> Response:
-        variant = self.ctx.options.finna_variant
         html = self.ctx.templates.get_template(f"finna/{template}.html").render(
             p=page, t=page.t, money=money, fdate=fdate, quote=quote, alnum=alnum,
-            lang=page.lang, tdir=tdir, tname=tname, user=page.user, site_name=self.conf.name,
-            view=self.view, variant=variant, v25=variant == "2025", lib=self.lib,
-            flashes=page.take_flashes, **context)
+            lang=page.lang, tdir=tdir, tname=tname, user=page.user, site_name=self.site_name,
+            view=self.view, m=self.markup, lib=self.lib, flashes=page.take_flashes, **context)
         return Response(html, status_code=status, media_type="text/html; charset=UTF-8")
 
     def redirect(self, url: str) -> RedirectResponse:
@@ -252,8 +328,10 @@ class FinnaFace:
         if forced:
             page.flash("error", "You must be logged in first")
             page.session["followup"] = page.url
+        first = self.ctx.options.finna_login_first
+        methods = [first] + [m for m in ("MultiILS", "Database") if m != first]
         return self.render(page, "login", "myresearch", "login", target=self.target,
-                           username=username)
+                           username=username, methods=methods)
 
     # --- login -----------------------------------------------------------
 
@@ -285,6 +363,10 @@ class FinnaFace:
         username = (form.get("username") or "").strip()
         password = form.get("password") or ""
         if not self.csrf_valid(page, form.get("csrf")):
+            page.flash("error", "authentication_error_technical")
+            return self.login_page(page, username=username)
+        if self.ctx.options.refuse_login_once:
+            self.ctx.options.refuse_login_once = False
             page.flash("error", "authentication_error_technical")
             return self.login_page(page, username=username)
         if not username or not password:
@@ -365,38 +447,64 @@ class FinnaFace:
             f"{self.lib.title_of(l).title}: {page.t('renew_fail').rstrip('.')}: "
             f"{page.t(results[l.item_id].reason)}"
             for l in others if l.item_id in results and not results[l.item_id].ok]
-        any_renewable = any(r["renewable"] for r in rows)
-        hidden_all = [] if self.conf.ils_pages else [
+        drv = self.driver
+        # MyResearchController: the renewal form only when a loan on the page is renewable.
+        renew_form = any(r["renewable"] for r in rows)
+        hidden_all = [] if drv.ils_pages else [
             self.renew_details(l) for l in others
-            if self.conf.all_renewable or self.lib.renew_check(l.card, l.loan_id) is None]
-        show_renew_all = not self.conf.ils_pages or pages == 1
+            if drv.all_renewable or self.lib.renew_check(l.card, l.loan_id) is None]
+        show_renew_all = not drv.ils_pages or pages == 1
         blocks = []
         block = self.lib.borrowing_block(patron.card)
         if block:
             blocks.append(page.t(block))
         return self.render(page, "checkedout", "myresearch", "checkedout", rows=rows,
                            total=len(loans), number=number, pages=pages,
-                           any_renewable=any_renewable, hidden_all=hidden_all,
+                           renew_form=renew_form, hidden_all=hidden_all,
                            show_renew_all=show_renew_all, other_failures=other_failures,
-                           blocks=blocks)
+                           blocks=blocks,
+                           select_all_key="select_all_on_page" if drv.ils_pages else "Select All",
+                           first_shown=(number - 1) * PAGE_SIZE + 1,
+                           last_shown=(number - 1) * PAGE_SIZE + len(shown))
 
     def loan_row(self, page: Page, loan: circ.Loan, result: circ.RenewOutcome | None) -> dict:
         lib = self.lib
         item = lib.item_of(loan)
         title = lib.title_of(loan)
+        drv = self.driver
         reason = lib.renew_check(loan.card, loan.loan_id)
-        renewable = self.conf.all_renewable or reason is None
+        renewable = drv.all_renewable or reason is None
+        renew: int | None = loan.renewals
         limit = lib.renewal_limit(loan)
+        message = None
+        if drv.renew_counts == "none":
+            renew = limit = None
+        elif drv.renew_counts == "count":
+            limit = None
+        elif reason is not None:
+            # KohaRest::getTransactions: the block's reason is the message; the
+            # permanent ones null the counts.
+            message = reason
+            if reason in KOHA_PERMANENT:
+                renew = limit = None
         days = (loan.due_date - lib.today()).days
         due_status = "overdue" if days < 0 else "due" if days <= 1 else ""
         loc = lib.pickup_location(item.location)
         return {
             "loan": loan, "item": item, "title": title, "renewable": renewable,
-            "details": self.renew_details(loan), "limit": limit,
-            "remaining": (limit - loan.renewals) if limit is not None and limit >= loan.renewals else None,
-            "due_status": due_status, "result": result,
+            "details": self.renew_details(loan), "renew": renew, "limit": limit,
+            "message": message, "due_status": due_status, "result": result,
             "location": loc.name if loc else item.location,
+            "material_type": title.format if title and drv.renew_counts == "limit" else None,
+            "due_time": self.due_time(loan, item),
         }
+
+    def due_time(self, loan: circ.Loan, item: circ.Item) -> str | None:
+        """Short (quick) loans fall due at a time of day, as the live views print them."""
+        if item.material is not Material.QUICK_LOAN:
+            return None
+        minutes = int(hashlib.md5(loan.loan_id.encode()).hexdigest(), 16) % 16 * 30
+        return f"{10 + minutes // 60}.{minutes % 60:02d}"
 
     # --- holds -----------------------------------------------------------
 
@@ -435,17 +543,32 @@ class FinnaFace:
         rows = []
         for h in holds:
             loc = self.lib.pickup_location(h.pickup)
+            cancellable = self.lib.hold_cancellable(h)
             rows.append({
                 "hold": h, "title": self.lib.titles.get(h.record_id),
-                "cancellable": self.lib.hold_cancellable(h),
+                "cancel_details": h.hold_id if cancellable else None,
                 "pickup": loc.name if loc else h.pickup,
-                "position": self.lib.queue_position(h), "length": self.lib.queue_length(h),
+                "position": self.hold_position(page, h),
                 "pickup_by": self.lib.pickup_by(h),
                 "failure": failures.get(h.hold_id),
             })
-        page.session["hold_ids"] = [r["hold"].hold_id for r in rows if r["cancellable"]]
+        page.session["hold_ids"] = [r["cancel_details"] for r in rows if r["cancel_details"]]
+        block = self.lib.borrowing_block(patron.card)
         return self.render(page, "holds", "holds", "list", rows=rows,
-                           any_cancellable=any(r["cancellable"] for r in rows))
+                           cancel_form=any(r["cancel_details"] for r in rows),
+                           blocks=[page.t(block)] if block else [])
+
+    def hold_position(self, page: Page, hold: circ.Hold) -> str | None:
+        """What the driver puts in ``position`` for a hold still in the queue."""
+        if hold.status is not HoldStatus.WAITING:
+            return None
+        position = self.lib.queue_position(hold)
+        style = self.driver.position
+        if style == "queue":  # SierraRest: priority / queue length
+            return f"{position} / {self.lib.queue_length(hold)}"
+        if style == "alma" and position == 1:  # Alma: request_status "In Process"
+            return page.t("hold_in_process")
+        return str(position)
 
     # --- records and placing holds ----------------------------------------
 
@@ -516,19 +639,34 @@ class FinnaFace:
             page.flash("error", up_front)
             return self.redirect(f"{record_url}#top")
         form = page.form
+        hold_form = self.ctx.options.finna_hold_form
+        groups = self.request_groups() if hold_form == "request-groups" else []
         chosen = patron.home_location
+        chosen_group = ""
         required_by = fdate(self.lib.today() + timedelta(days=365))
         comment = ""
         if form is not None and form.get("placeHold") is not None:
             chosen = form.get("gatheredDetails[pickUpLocation]") or ""
+            chosen_group = form.get("gatheredDetails[requestGroupId]") or ""
             required_by = form.get("gatheredDetails[requiredBy]") or ""
             comment = form.get("gatheredDetails[comment]") or ""
             needed = parse_fdate(required_by) if required_by else self.lib.today()
-            if self.lib.pickup_location(chosen) is None:
+            # Finna RecordController::holdAction: every check flashes, then all must pass.
+            group = next((g for g in groups if g["id"] == chosen_group), None)
+            valid_group = not groups or group is not None
+            offered = group["locations"] if group else self.lib.pickup_locations
+            valid_pickup = valid_group and any(loc.code == chosen for loc in offered)
+            valid_date = needed is not None and needed >= self.lib.today()
+            terms_ok = hold_form != "terms" or bool(form.get("gatheredDetails[acceptTerms]"))
+            if not valid_group:
+                page.flash("error", "hold_invalid_request_group")
+            if not valid_pickup:
                 page.flash("error", "hold_invalid_pickup")
-            elif needed is None or needed < self.lib.today():
+            if not valid_date:
                 page.flash("error", "hold_required_by_date_invalid")
-            else:
+            if not terms_ok:
+                page.flash("error", "must_accept_terms")
+            if valid_group and valid_pickup and valid_date and terms_ok:
                 outcome = self.lib.place_hold(patron.card, title.record_id, chosen)
                 if outcome.ok:
                     page.flash("success", "hold_place_success_html", html=True)
@@ -536,7 +674,14 @@ class FinnaFace:
                 page.flash("error", outcome.reason)
         return self.render(page, "hold", "record", "hold", title=title,
                            locations=self.lib.pickup_locations, chosen=chosen,
-                           required_by=required_by, comment=comment)
+                           required_by=required_by, comment=comment,
+                           request_groups=groups, chosen_group=chosen_group,
+                           accept_terms=hold_form == "terms")
+
+    def request_groups(self) -> list[dict[str, Any]]:
+        locations = self.lib.pickup_locations
+        return [{"id": gid, "name": name, "locations": locations[:n] if n else list(locations)}
+                for gid, name, n in REQUEST_GROUPS]
 
     # --- fines and payment ---------------------------------------------------
 
@@ -562,7 +707,8 @@ class FinnaFace:
             return self.confirm_payment(page, patron)
         if form is not None and form.get("pay") is not None:
             reason = self.lib.payment_check(patron.card)
-            if reason is None and form.get("transactionId") == self.transaction_id(patron):
+            if reason in (None, circ.PAY_IN_PROGRESS) and \
+                    form.get("transactionId") == self.transaction_id(patron):
                 amount = self.lib.balance_cents(patron.card)
                 page.session["payment_amount"] = amount
                 return self.render(page, "terms", "myresearch", "fines", amount=amount,
@@ -577,26 +723,34 @@ class FinnaFace:
         pay = lib.policy.online_payment
         blocking = pay.blocking_fee_types if pay else frozenset()
         reason = lib.payment_check(patron.card)
-        in_progress = lib.open_payment(patron.card) is not None
-        online = pay is not None and reason in (None, circ.PAY_IN_PROGRESS)
+        started = lib.open_payment(patron.card)
+        # An open transaction does not disable payment (fines.phtml: startedTransaction
+        # only adds the warning).
+        enabled = pay is not None and reason in (None, circ.PAY_IN_PROGRESS)
         minimum = lib.payment_minimum_cents() or 0
         rows = [{"fee": f, "payable": pay is not None and f.payable_online and f.fee_type not in blocking}
                 for f in fees]
+        # fines.phtml leaves out the columns no fine fills.
         columns = {"checkout": any(f.checkout_date for f in fees),
-                   "due": any(f.due_date for f in fees)}
+                   "due": any(f.due_date for f in fees),
+                   "description": any(f.description for f in fees)}
         page.session["transaction_id"] = self.transaction_id(patron)
         total = sum(f.amount_cents for f in fees)
-        payable_total = sum(r["fee"].amount_cents for r in rows if r["payable"])
+        payable = [r for r in rows if r["payable"]]
         return self.render(page, "fines", "myresearch", "fines", rows=rows, total=total,
-                           payable_total=payable_total, online=online, reason=reason,
-                           in_progress=in_progress, minimum=minimum, columns=columns,
+                           payable_total=sum(r["fee"].amount_cents for r in payable),
+                           payable_count=len(payable), online_payment=pay is not None,
+                           enabled=enabled, reason=None if enabled else reason,
+                           started=f"{fdate(started.started.date())} {started.started:%H:%M}"
+                           if started else None,
+                           minimum=minimum, columns=columns,
                            transaction_id=self.transaction_id(patron),
                            blocks=[page.t(b) for b in [lib.borrowing_block(patron.card)] if b])
 
     def confirm_payment(self, page: Page, patron: circ.Patron) -> Response:
         form = page.form
         reason = self.lib.payment_check(patron.card)
-        if reason is not None:
+        if reason not in (None, circ.PAY_IN_PROGRESS):
             page.flash("error", "online_payment_failed")
             return self.redirect("/MyResearch/Fines")
         if not self.csrf_valid(page, form.get("csrf"), consume=True):
@@ -606,6 +760,11 @@ class FinnaFace:
         if form.get("transactionId") != self.transaction_id(patron) or expected is None:
             page.flash("error", "online_payment_failed")
             return self.redirect("/MyResearch/Fines")
+        earlier = self.lib.open_payment(patron.card)
+        if earlier is not None:
+            # The patron was warned and started anew: the demo abandons the earlier
+            # transaction rather than keep two open for the same fines.
+            self.lib.finish_payment(earlier.payment_id, paid=False)
         outcome = self.lib.start_payment(patron.card, expected_cents=expected)
         if not outcome.ok:
             page.flash("error", outcome.reason)
@@ -694,6 +853,8 @@ class FinnaFace:
         method = page.request.query_params.get("method") or (page.form or {}).get("method")
         if method == "keepAlive":
             return JSONResponse({"data": True})
+        if method == "getRequestGroupPickupLocations":
+            return self.request_group_pickup_locations(page)
         account = {"getUserTransactions", "getUserHolds", "getUserFines"}
         if method in account:
             patron = page.user
@@ -715,6 +876,21 @@ class FinnaFace:
             total = self.lib.balance_cents(patron.card)
             return JSONResponse({"data": {"total": total, "display": money(total)}})
         return JSONResponse({"data": f"Invalid method: {method}"}, status_code=400)
+
+    def request_group_pickup_locations(self, page: Page) -> Response:
+        """VuFind AjaxHandler GetRequestGroupPickupLocations (id and requestGroupId from the query)."""
+        q = page.request.query_params
+        record_id, group_id = q.get("id"), q.get("requestGroupId")
+        if record_id is None or group_id is None:
+            return JSONResponse({"data": "bulk_error_missing"}, status_code=400)
+        if page.user is None:
+            return JSONResponse({"data": page.t("You must be logged in first")}, status_code=401)
+        group = next((g for g in self.request_groups() if g["id"] == group_id), None)
+        locations = group["locations"] if group else []
+        home = page.user.home_location
+        return JSONResponse({"data": {"locations": [
+            {"locationID": loc.code, "locationDisplay": loc.name, "isDefault": loc.code == home}
+            for loc in locations]}})
 
     # --- pages for people ---------------------------------------------------
 
