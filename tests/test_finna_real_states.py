@@ -320,8 +320,20 @@ def _balance(cents: int) -> Balance:
 
 
 @respx.mock(base_url=BASE, assert_all_called=False)
-def test_payment_terms_without_an_amount_are_not_confirmed(respx_mock):
+def test_finnas_own_terms_form_confirms_the_amount_of_the_fines_page(respx_mock):
+    # terms-PaytrailPaymentAPI.phtml shows no amount: Finna holds the amount of
+    # the fines page for the transaction and refuses `pay-confirm` if it changed.
     posts = _terms_routes(respx_mock, page("payment_terms_paytrail_no_amount.html"))
+    started = run(backend().start_payment(_balance(1320)))
+    assert posts.call_count == 2 and started.url == "https://pay.example.com/x"
+    assert started.amount == Money(1320)
+
+
+@respx.mock(base_url=BASE, assert_all_called=False)
+def test_payment_terms_without_an_amount_or_finnas_transaction_are_not_confirmed(respx_mock):
+    terms = page("payment_terms_paytrail_no_amount.html").replace(
+        '<input name="transactionId" type="hidden" value="5f1e2d3c4b5a69788796a5b4c3d2e1f0">', "")
+    posts = _terms_routes(respx_mock, terms)
     with pytest.raises(Refused, match="nothing was charged"):
         run(backend().start_payment(_balance(1320)))
     assert posts.call_count == 1  # `pay` only, never `pay-confirm`

@@ -878,14 +878,19 @@ class FinnaBackend(Backend):
             raise Refused(f"{self.consortium.name} did not start the payment"
                           + (f": {'; '.join(errors)}" if errors else ""))
         terms = pages.parse_payment_terms(ttree)
-        if terms.amount_cents is None:
-            # Issue #18.2: what `pay-confirm` confirms must be the one amount
-            # the payer sees on this page; none, or several, is no answer.
+        if terms.amount_cents is None and (terms.amounts_shown or not terms.transaction):
+            # Issue #18.2: several different amounts shown, or a page with no
+            # amount that is not Finna's terms form either, is no answer.
             seen = ("shows no amount" if terms.amounts_shown == 0
                     else f"shows {terms.amounts_shown} different amounts")
             raise Refused(f"{self.consortium.name}: the payment page {seen}, so libcli "
                           "cannot confirm what would be charged; nothing was charged")
-        if terms.amount_cents != balance.total.cents:
+        # The real terms templates (Helpers/OnlinePayment/terms-*.phtml) show no
+        # amount: the amount is the fines page's, which Finna stored for this
+        # transaction when `pay` was posted (FinnaOnlinePaymentControllerTrait::
+        # storeFines) and checks again at `pay-confirm` (online_payment_fines_changed);
+        # it was compared with what the patron was shown just above.
+        if terms.amount_cents is not None and terms.amount_cents != balance.total.cents:
             raise Refused(f"{self.consortium.name}: the amount changed since it was shown "
                           f"(was {balance.total}, the payment page says "
                           f"{Money(terms.amount_cents, self.policy.currency)}); nothing was "

@@ -1378,6 +1378,9 @@ class TermsForm(Struct):
     fields: list[tuple[str, str]]
     amount_cents: int | None = None  # the one amount the page shows the payer, else None
     amounts_shown: int = 0  # how many different amounts the payer sees (1 is the only safe answer)
+    # The transaction id of Finna's own terms form (terms-*.phtml l. 11): the
+    # server holds the amount for it, so the page need not show one.
+    transaction: str | None = None
 
 
 def parse_payment_terms(html: str | LexborHTMLParser) -> TermsForm:
@@ -1404,7 +1407,8 @@ def parse_payment_terms(html: str | LexborHTMLParser) -> TermsForm:
             shown.append(value)
     different = set(shown)
     amount = shown[0] if len(different) == 1 else None
-    return TermsForm(form.attributes.get("action"), fields, amount, len(different))
+    transaction = next((v for k, v in fields if k == "transactionId" and v), None)
+    return TermsForm(form.attributes.get("action"), fields, amount, len(different), transaction)
 
 
 _HIDDEN_CLASSES = frozenset({"hidden", "hide", "d-none", "sr-only", "visually-hidden", "invisible"})
