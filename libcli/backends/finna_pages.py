@@ -30,7 +30,6 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from msgspec import Struct, field
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from libcli import lazyre
 from libcli.backends.shared import fee_type_of, parse_money
 from libcli.errors import PageNotUnderstood
 from libcli.markup import clean, parse
@@ -46,7 +45,7 @@ PAYMENT_PAGE = "payment terms"
 SEARCH_API = "search API"
 
 DATE = r"(\d{1,2})\.(\d{1,2})\.(\d{4})"
-DATE_RE = lazyre.compile(DATE)
+DATE_RE = re.compile(DATE)
 
 
 # --- small helpers ------------------------------------------------------------
@@ -101,17 +100,17 @@ def record_id_from_href(href: str | None) -> str | None:
     return unquote(m.group(1)) if m else None
 
 
-def _words(*alternatives: str) -> lazyre.Pattern:
-    return lazyre.compile("|".join(alternatives), re.I)
+def _words(*alternatives: str) -> re.Pattern:
+    return re.compile("|".join(alternatives), re.I)
 
 
 # Label meanings in fi / sv / en-gb (reference §6), matched loosely. The
 # renewal patterns run on lower-cased text, without re.I (slow over non-ASCII).
-_RENEW_FRACTION = lazyre.compile(r"(?:uusi\w*|uusint\w*|förny\w*|renew\w*)\D{0,25}?(\d+)\s*/\s*(\d+)")
-_RENEW_REMAINING = lazyre.compile(
+_RENEW_FRACTION = re.compile(r"(?:uusi\w*|uusint\w*|förny\w*|renew\w*)\D{0,25}?(\d+)\s*/\s*(\d+)")
+_RENEW_REMAINING = re.compile(
     r"(?:uusi\w*|uusint\w*|förny\w*|renew\w*)[^\d]{0,30}?(?:jäljellä|kvar|återstående|remaining|left)"
     r"\W{0,6}(\d+)")
-_RENEWED_COUNT = lazyre.compile(r"(?:uusittu|uusittu\s+\w+|förnyat|renewed)\W{0,6}(\d+)(?!\s*/)")
+_RENEWED_COUNT = re.compile(r"(?:uusittu|uusittu\s+\w+|förnyat|renewed)\W{0,6}(\d+)(?!\s*/)")
 _RENEW_OK = _words(r"onnistui", r"lyckades", r"successful", r"renewed")
 _RENEW_FAIL = _words(r"ei voitu uusia", r"kunde inte förnyas", r"could not be renewed",
                      r"not renewed", r"ei uusittu")
@@ -122,7 +121,7 @@ _MUST_LOGIN = _words(r"kirjaudu sisään ensin", r"du måste logga in", r"must b
 _NO_ITEMS = _words(r"\bei ole\b", r"\bei lainoja\b", r"\bei varauksia\b", r"\bei maksuja\b",
                    r"\binga\b", r"\bhar inte\b", r"\bhar inga\b", r"do not have", r"don't have",
                    r"\bno (?:items|holds|fines|loans)\b")
-_HEADER_COUNT = lazyre.compile(r"\((\d+)\)\s*$")
+_HEADER_COUNT = re.compile(r"\((\d+)\)\s*$")
 
 
 # --- page identity ---------------------------------------------------------------
@@ -679,7 +678,7 @@ def _material(scan: RowScan, low: str) -> Material:
     return material
 
 
-def _after_label(text: str, label: lazyre.Pattern) -> str:
+def _after_label(text: str, label: re.Pattern) -> str:
     """'Lainaa ei voitu uusia: Varattu toiselle asiakkaalle' → the reason part."""
     m = label.search(text)
     if m:
@@ -699,7 +698,7 @@ def _barcode(text: str, low: str) -> str | None:
     return m.group(0) if m else None
 
 
-_BARCODE_VALUE = lazyre.compile(r"[A-Za-z0-9][\w-]*")
+_BARCODE_VALUE = re.compile(r"[A-Za-z0-9][\w-]*")
 _DUE_WORDS = ("eräpäivä", "due date", "due")
 _CHECKED_OUT_WORDS = ("lainattu", "lainauspäivä", "utlånad", "checked out")
 
@@ -761,7 +760,7 @@ def _due_date(low: str) -> date | None:
 # A due date's time, "18.5.2026 14.30" (fi writes it with dots) or "14:30":
 # checkedout.phtml l. 238 prints ilsDetails['dueTime'] in span.due-time right
 # after the date.
-_DATE_TIME_RE = lazyre.compile(DATE + r"\s+(?:klo\.?\s*|kl\.?\s*)?([01]?\d|2[0-3])[.:]([0-5]\d)(?![\d.])")
+_DATE_TIME_RE = re.compile(DATE + r"\s+(?:klo\.?\s*|kl\.?\s*)?([01]?\d|2[0-3])[.:]([0-5]\d)(?![\d.])")
 
 
 def _due_time(low: str, due: date) -> time | None:
@@ -967,9 +966,9 @@ def is_holds_page(tree: LexborHTMLParser) -> bool:
 
 _PICKUP_LABEL = _words(r"noutopaikka", r"hämtas från", r"hämtningsställe", r"pick\s*up\s*location",
                        r"pickup\s*location", r"pickup")
-_CREATED = lazyre.compile(r"(?:luotu|skapad|created|placed)\W{0,6}" + DATE, re.I)
-_EXPIRES = lazyre.compile(r"(?:vanhenee|förfaller|expires?|expiration)\W{0,6}" + DATE, re.I)
-_QUEUE = lazyre.compile(r"(?:sijainti jonossa|jonosijainti|placering i kön|queue\s*position|jono|kön|queue)"
+_CREATED = re.compile(r"(?:luotu|skapad|created|placed)\W{0,6}" + DATE, re.I)
+_EXPIRES = re.compile(r"(?:vanhenee|förfaller|expires?|expiration)\W{0,6}" + DATE, re.I)
+_QUEUE = re.compile(r"(?:sijainti jonossa|jonosijainti|placering i kön|queue\s*position|jono|kön|queue)"
                     r"\W{0,6}(\d+)(?:\s*/\s*(\d+))?", re.I)
 # hold_in_process (languages/{fi,sv,en}.ini l. 633-636), printed where the queue
 # position stands (holds/list.phtml l. 198) by Finna/ILS/Driver/Alma.php
@@ -1340,7 +1339,7 @@ def _fine_row(tr: LexborNode, cells: list[LexborNode], index: int) -> dict:
         if label:
             by_label[clean(label)] = td
 
-    def find(pattern: lazyre.Pattern) -> str | None:
+    def find(pattern: re.Pattern) -> str | None:
         for label, td in by_label.items():
             if pattern.search(label):
                 return text_of(td) or None
@@ -1412,7 +1411,7 @@ def parse_payment_terms(html: str | LexborHTMLParser) -> TermsForm:
 
 
 _HIDDEN_CLASSES = frozenset({"hidden", "hide", "d-none", "sr-only", "visually-hidden", "invisible"})
-_HIDDEN_STYLE = lazyre.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
+_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 
 
 def _hidden(node: LexborNode) -> bool:

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import re
 
-from libcli import lazyre
 from libcli.errors import UsageError
 from libcli.model import FeeType, PickupLocation
 
 _GAP = "[ \u00a0\u202f\u2009]"
-_MONEY_RE = lazyre.compile(
+_MONEY_RE = re.compile(
     r"([-\u2212])?\s*(?<![\d.,])(?<!\d" + _GAP + r")"
     r"(\d{1,3}(?:" + _GAP + r"\d{3})+|\d+)"
     r"(?:[,.](\d{2}))?"
@@ -33,8 +32,8 @@ def parse_money(text: str | None) -> int | None:
     return -cents if sign else cents
 
 
-def _words(*alternatives: str) -> lazyre.Pattern:
-    return lazyre.compile("|".join(alternatives), re.I)
+def _words(*alternatives: str) -> re.Pattern:
+    return re.compile("|".join(alternatives), re.I)
 
 
 # A fee's kind from its label in fi / sv / en (Finna's fines table, Primo VE's

@@ -34,7 +34,7 @@ import re
 from typing import Any
 from urllib.parse import quote, urljoin
 
-from libcli import http, lazyre
+from libcli import http
 from libcli.backends import webpac_pages as pages
 from libcli.backends.base import Backend
 from libcli.errors import LoginRefused, NotSupported, PageNotUnderstood, Unreachable
@@ -50,28 +50,28 @@ _LANGS = {"et": "est", "est": "est", "ee": "est", "en": "eng", "eng": "eng"}
 
 # Site failure texts (English and the demo library's Estonian) → plain reasons.
 _RENEW_REASONS = (
-    (lazyre.compile(r"ON HOLD|BRONEERITUD|JÄRJEKORD", re.I), "reserved by another patron"),
-    (lazyre.compile(r"TOO MANY RENEWALS|RENEWAL LIMIT|LIIGA PALJU PIKENDUSI|PIKENDUSTE PIIR", re.I),
+    (re.compile(r"ON HOLD|BRONEERITUD|JÄRJEKORD", re.I), "reserved by another patron"),
+    (re.compile(r"TOO MANY RENEWALS|RENEWAL LIMIT|LIIGA PALJU PIKENDUSI|PIKENDUSTE PIIR", re.I),
      "renewal limit reached"),
-    (lazyre.compile(r"TOO SOON|LIIGA VARA", re.I), "too soon to renew"),
-    (lazyre.compile(r"NOT ALLOWED|POLE LUBATUD|EI OLE LUBATUD|EI SAA PIKENDADA", re.I),
+    (re.compile(r"TOO SOON|LIIGA VARA", re.I), "too soon to renew"),
+    (re.compile(r"NOT ALLOWED|POLE LUBATUD|EI OLE LUBATUD|EI SAA PIKENDADA", re.I),
      "renewal not allowed"),
 )
 
 _MATERIALS = (
-    (lazyre.compile(r"bound magazine|köidetud ajakiri|koidetud ajakiri|aastakäik", re.I),
+    (re.compile(r"bound magazine|köidetud ajakiri|koidetud ajakiri|aastakäik", re.I),
      Material.BOUND_MAGAZINE),
-    (lazyre.compile(r"magazine|periodical|ajakiri", re.I), Material.MAGAZINE),
-    (lazyre.compile(r"newspaper|ajaleht", re.I), Material.NEWSPAPER),
-    (lazyre.compile(r"audio|video|\bdvd\b|\bcd\b|blu-?ray|helisalvestis|videosalvestis|"
+    (re.compile(r"magazine|periodical|ajakiri", re.I), Material.MAGAZINE),
+    (re.compile(r"newspaper|ajaleht", re.I), Material.NEWSPAPER),
+    (re.compile(r"audio|video|\bdvd\b|\bcd\b|blu-?ray|helisalvestis|videosalvestis|"
                 r"audiovisuaal|heliraamat|film", re.I), Material.AUDIOVISUAL),
 )
 
 _FEE_TYPES = (
-    (lazyre.compile(r"overdue|viivis|hilinemis", re.I), FeeType.OVERDUE),
-    (lazyre.compile(r"replacement|lost|asendus|kaotatud|hüvitis", re.I), FeeType.REPLACEMENT),
-    (lazyre.compile(r"notice|meeldetuletus|teavitus", re.I), FeeType.NOTICE),
-    (lazyre.compile(r"hold|broneering|reserv", re.I), FeeType.UNCOLLECTED_HOLD),
+    (re.compile(r"overdue|viivis|hilinemis", re.I), FeeType.OVERDUE),
+    (re.compile(r"replacement|lost|asendus|kaotatud|hüvitis", re.I), FeeType.REPLACEMENT),
+    (re.compile(r"notice|meeldetuletus|teavitus", re.I), FeeType.NOTICE),
+    (re.compile(r"hold|broneering|reserv", re.I), FeeType.UNCOLLECTED_HOLD),
 )
 
 
@@ -97,7 +97,7 @@ def renew_reason(site_text: str) -> str:
     return site_text
 
 
-_MOJIBAKE = lazyre.compile("[\u00c2-\u00c5][\u0080-\u00bf\u2018-\u203a\u0152-\u0178\u02c6\u02dc]"
+_MOJIBAKE = re.compile("[\u00c2-\u00c5][\u0080-\u00bf\u2018-\u203a\u0152-\u0178\u02c6\u02dc]"
                        "|\u00e2[\u0080-\u00bf\u201a\u20ac]")
 
 

@@ -41,7 +41,6 @@ from datetime import date
 from msgspec import Struct, field
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from libcli import lazyre
 from libcli.errors import PageNotUnderstood
 from libcli.markup import clean, parse  # parse refuses absurdly deep nesting
 
@@ -55,9 +54,9 @@ _DATE_TOKEN = r"\d{1,4}[-./]\d{1,2}[-./]\d{1,4}"
 # One pattern per order: the year may be 2 or 4 digits, day and month 1 or 2,
 # the two separators the same (one of - . /).
 _DATES = {
-    "dmy": lazyre.compile(r"^(?P<d>\d{1,2})(?P<s>[-./])(?P<m>\d{1,2})(?P=s)(?P<y>\d{2}|\d{4})$"),
-    "mdy": lazyre.compile(r"^(?P<m>\d{1,2})(?P<s>[-./])(?P<d>\d{1,2})(?P=s)(?P<y>\d{2}|\d{4})$"),
-    "ymd": lazyre.compile(r"^(?P<y>\d{2}|\d{4})(?P<s>[-./])(?P<m>\d{1,2})(?P=s)(?P<d>\d{1,2})$"),
+    "dmy": re.compile(r"^(?P<d>\d{1,2})(?P<s>[-./])(?P<m>\d{1,2})(?P=s)(?P<y>\d{2}|\d{4})$"),
+    "mdy": re.compile(r"^(?P<m>\d{1,2})(?P<s>[-./])(?P<d>\d{1,2})(?P=s)(?P<y>\d{2}|\d{4})$"),
+    "ymd": re.compile(r"^(?P<y>\d{2}|\d{4})(?P<s>[-./])(?P<m>\d{1,2})(?P=s)(?P<d>\d{1,2})$"),
 }
 _SHAPES = {"dmy": "dd-mm-yy", "mdy": "mm-dd-yy", "ymd": "yy-mm-dd"}
 
@@ -104,7 +103,7 @@ def parse_date(text: str, page: str, what: str = "a date", order: str = "dmy") -
             page, f"{what} '{text.strip()}' is not a valid {_SHAPES[order]} date") from None
 
 
-_MONEY = lazyre.compile(
+_MONEY = re.compile(
     r"(?P<neg>-)?\s*(?:€|EUR|\$)?\s*(?P<neg2>-)?\s*"
     r"(?P<int>\d{1,3}(?:[ \u00a0\u202f]\d{3})+|\d+)(?:[.,](?P<frac>\d{1,2}))?"
     r"\s*(?:€|EUR)?"
@@ -137,7 +136,7 @@ def _count(text: str) -> int | None:
 
 # --- login, session, errors -------------------------------------------------
 
-PATRON_PATH = lazyre.compile(r"(/patroninfo(?:~S\w+)?(?:\*[a-z]{3})?(?:~S\w+)?/(\d+))(?:/|$|\?)")
+PATRON_PATH = re.compile(r"(/patroninfo(?:~S\w+)?(?:\*[a-z]{3})?(?:~S\w+)?/(\d+))(?:/|$|\?)")
 
 INVALID_LOGIN_PHRASES = (
     "the information you submitted was invalid",
@@ -322,16 +321,16 @@ def confirmation(text: str, commands: tuple[str, ...]) -> Confirmation | None:
 
 # --- items ------------------------------------------------------------------
 
-RENEW_NAME = lazyre.compile(r"^(?:renew\d+|name_pfmark_cancel([ibj]\d+)x\d+)$")
-ITEM_VALUE = lazyre.compile(r"^i\d+$")
-RECORD_LINK = lazyre.compile(r"record=([bij]\d+)")
-ENCORE_LINK = lazyre.compile(r"/encore/record/C__R([b]\d+)")
+RENEW_NAME = re.compile(r"^(?:renew\d+|name_pfmark_cancel([ibj]\d+)x\d+)$")
+ITEM_VALUE = re.compile(r"^i\d+$")
+RECORD_LINK = re.compile(r"record=([bij]\d+)")
+ENCORE_LINK = re.compile(r"/encore/record/C__R([b]\d+)")
 
-_DUE = lazyre.compile(r"(?:\bDUE|TÄHTAEG|TAHTAEG|\bRETOUR)\s*:?\s*(" + r"\d[\d./-]*\d" + r")", re.I)
-_RENEWED_N = lazyre.compile(r"(?:Renewed|Pikendatud|Pikendusi)\s*:?\s*(\d+)", re.I)
-_HOLDS_N = lazyre.compile(r"\+\s*(\d+)\s*(?:HOLDS?|JÄRJEKORRAS|BRONEERING)", re.I)
-_NEW_DUE = lazyre.compile(r"(?:Now due|Uus tähtaeg|Uus tahtaeg)\s*:?\s*(\d[\d./-]*\d)", re.I)
-_RENEW_OK = lazyre.compile(r"\bRENEWED\b|RENEWAL SUCCESSFUL|\bPIKENDATUD\b|Now due|Uus tähtaeg", re.I)
+_DUE = re.compile(r"(?:\bDUE|TÄHTAEG|TAHTAEG|\bRETOUR)\s*:?\s*(" + r"\d[\d./-]*\d" + r")", re.I)
+_RENEWED_N = re.compile(r"(?:Renewed|Pikendatud|Pikendusi)\s*:?\s*(\d+)", re.I)
+_HOLDS_N = re.compile(r"\+\s*(\d+)\s*(?:HOLDS?|JÄRJEKORRAS|BRONEERING)", re.I)
+_NEW_DUE = re.compile(r"(?:Now due|Uus tähtaeg|Uus tahtaeg)\s*:?\s*(\d[\d./-]*\d)", re.I)
+_RENEW_OK = re.compile(r"\bRENEWED\b|RENEWAL SUCCESSFUL|\bPIKENDATUD\b|Now due|Uus tähtaeg", re.I)
 _RESULT_TAGS = ("em", "font", "div", "strong")
 
 
@@ -435,7 +434,7 @@ def parse_status(cell: LexborNode, page: str, title: str,
 
 # The script III prints after a failed renewal to reveal #renewfailmsg
 # (Montréal's renew_onhold.html: `showElement("renewfailmsg");` in the table).
-_SHOW_FAIL = lazyre.compile(r"""showElement\(\s*["']renewfailmsg["']\s*\)""")
+_SHOW_FAIL = re.compile(r"""showElement\(\s*["']renewfailmsg["']\s*\)""")
 
 
 def renew_fail_message(tree: LexborHTMLParser) -> str | None:
@@ -534,11 +533,11 @@ def _item_row(row: LexborNode, index: int, page: str, order: str = "dmy") -> Ite
 
 # `cancel{i|b|j}NNNxNN` (classic), `name_pfmark_cancel…` (Sierra 5.3); some
 # Millennium pages print `canceliNNN` without the row suffix.
-CANCEL_NAME = lazyre.compile(r"^(?:name_pfmark_)?cancel([ibj]\d+)(?:x(\d+))?$")
-_QUEUE = lazyre.compile(r"(\d+)\s*(?:of|/)\s*(\d+)\s*holds?|(\d+)\.\s*koht\s*(\d+)\s*-?\s*st", re.I)
-_READY_SOON = lazyre.compile(r"ready soon|available soon|in transit|being shelved|\bteel\b|"
+CANCEL_NAME = re.compile(r"^(?:name_pfmark_)?cancel([ibj]\d+)(?:x(\d+))?$")
+_QUEUE = re.compile(r"(\d+)\s*(?:of|/)\s*(\d+)\s*holds?|(\d+)\.\s*koht\s*(\d+)\s*-?\s*st", re.I)
+_READY_SOON = re.compile(r"ready soon|available soon|in transit|being shelved|\bteel\b|"
                          r"transpordis|varsti valmis", re.I)
-_READY = lazyre.compile(r"\bready\b|\bavailable\b|check shelves|\bvalmis\b|kättesaadav", re.I)
+_READY = re.compile(r"\bready\b|\bavailable\b|check shelves|\bvalmis\b|kättesaadav", re.I)
 
 
 class HoldRow(Struct):
