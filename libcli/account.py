@@ -201,7 +201,7 @@ def snapshot_loans(card: Card) -> list[Loan] | None:
         return None
     try:
         return [
-            Loan(card=card.name, key=str(d["key"]), title=str(d["title"]),
+            Loan(card=card.name, account=card.key, key=str(d["key"]), title=str(d["title"]),
                  author=d.get("author"), due_date=date.fromisoformat(d["due_date"]),
                  record_id=d.get("record_id"), material=Material.parse(d.get("material")),
                  renewals_used=int(d.get("renewals_used") or 0),

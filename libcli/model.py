@@ -22,9 +22,10 @@ SHORT_ID_LENGTH = 7
 def short_id(card: str, key: str) -> str:
     """A short, stable ID for an item on a card, like a git hash prefix.
 
-    Derived from the card name and the backend's own identifier, so the same
-    loan or hold gets the same ID on every run and a script can list, then
-    pass the ID back.
+    Derived from what the library identifies: the card's account (library,
+    number and site, :attr:`Card.key`) and the backend's own identifier of
+    the item. The same loan or hold gets the same ID on every run, also after
+    the card is renamed, so a script can list, then pass the ID back.
     """
     return hashlib.sha1(f"{card}\0{key}".encode()).hexdigest()[:SHORT_ID_LENGTH]
 
@@ -109,6 +110,12 @@ class Card(Struct, frozen=True):
     demo: bool = False
     default: bool = False
 
+    @property
+    def key(self) -> str:
+        """The account at the library: library, number and site, not our name
+        for it (item IDs derive from it and survive a rename)."""
+        return f"{self.library}:{self.number}@{(self.url or '').rstrip('/')}"
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
@@ -141,10 +148,11 @@ class Loan(Struct, frozen=True):
     status: DueStatus = DueStatus.OK
     estimated_fee: Money | None = None
     due_time: time | None = None  # short loans due at an hour of the due date
+    account: str | None = None  # the card's Card.key; the ID derives from it
 
     @property
     def id(self) -> str:
-        return short_id(self.card, self.key)
+        return short_id(self.account or self.card, self.key)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -183,10 +191,11 @@ class Hold(Struct, frozen=True):
     expires: date | None = None
     cancellable: bool = True
     cancel_token: str | None = None
+    account: str | None = None  # the card's Card.key; the ID derives from it
 
     @property
     def id(self) -> str:
-        return short_id(self.card, self.key)
+        return short_id(self.account or self.card, self.key)
 
     def to_dict(self) -> dict[str, Any]:
         return {

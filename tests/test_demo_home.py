@@ -81,3 +81,18 @@ def test_remove_deletes_the_demo_home():
     removed = run("demo", "--remove")
     assert removed.exit_code == 0 and not demo_home().exists()
     assert "no demo library" in run("demo", "--remove").stderr
+
+
+def test_ids_stay_put_when_a_card_is_renamed():
+    assert run("demo").exit_code == 0
+    before = json.loads(run("demo", "loans", "--json", "--card", "demo-heili").stdout)["loans"]
+    holds = json.loads(run("demo", "holds", "--json", "--card", "demo-heili").stdout)["holds"]
+    renamed = run("demo", "card", "rename", "demo-heili", "home")
+    assert renamed.exit_code == 0, renamed.output
+    after = json.loads(run("demo", "loans", "--json", "--card", "home").stdout)["loans"]
+    assert {l["title"]: l["id"] for l in before} == {l["title"]: l["id"] for l in after}
+    again = json.loads(run("demo", "holds", "--json", "--card", "home").stdout)["holds"]
+    assert {h["title"]: h["id"] for h in holds} == {h["title"]: h["id"] for h in again}
+    # And an ID from before the rename still renews.
+    loan = next(l for l in before if l["renewable"])
+    assert run("demo", "renew", loan["id"]).exit_code in (0, 3)

@@ -389,7 +389,8 @@ class FinnaBackend(Backend):
                 # renewals left, a reservation by someone else is the usual cause.
                 reason = predicted or "not renewable online (probably reserved)"
         return Loan(
-            card=self.card.name, key=raw.key, title=raw.title, due_date=raw.due_date,
+            card=self.card.name, account=self.card.key, key=raw.key, title=raw.title,
+            due_date=raw.due_date,
             author=raw.author, record_id=raw.record_id, barcode=raw.barcode,
             material=raw.material, renewals_used=used, renewals_limit=limit,
             renewable=renewable, not_renewable_reason=None if renewable else reason,
@@ -578,7 +579,8 @@ class FinnaBackend(Backend):
 
     def _to_hold(self, raw: pages.RawHold) -> Hold:
         return Hold(
-            card=self.card.name, key=raw.key, title=raw.title, status=HoldStatus(raw.status),
+            card=self.card.name, account=self.card.key, key=raw.key, title=raw.title,
+            status=HoldStatus(raw.status),
             author=raw.author, record_id=raw.record_id, queue_position=raw.queue_position,
             queue_length=raw.queue_length, pickup_location=raw.pickup_location,
             pickup_by=raw.pickup_by, created=raw.created, expires=raw.expires,

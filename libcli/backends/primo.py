@@ -266,7 +266,8 @@ class PrimoBackend(Backend):
     async def _loans_page(self, n: int) -> tuple[list[Loan], bool]:
         data = await self._priv("GET", ACCOUNT + "loans", pj.LOANS, params={
             "bulk": str(BULK), "offset": str(1 + (n - 1) * BULK), "type": "active"})
-        return pj.read_loans(data, card=self.card.name, policy=self.policy, today=self.today)
+        return pj.read_loans(data, card=self.card.name, account=self.card.key,
+                             policy=self.policy, today=self.today)
 
     async def loans(self) -> list[Loan]:
         # The pages the last run saw go out together: a warm read of a paged
@@ -372,7 +373,7 @@ class PrimoBackend(Backend):
 
     async def holds(self) -> list[Hold]:
         data = await self._priv("GET", ACCOUNT + "requests", pj.REQUESTS)
-        return pj.read_holds(data, card=self.card.name)
+        return pj.read_holds(data, card=self.card.name, account=self.card.key)
 
     def _cancel_result(self, hold: Hold, cancelled: bool, message: str | None = None):
         return CancelResult(hold_id=hold.id, title=hold.title, cancelled=cancelled,

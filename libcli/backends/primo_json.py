@@ -266,11 +266,12 @@ def _pay_url(tables: dict) -> str | None:
 # --- loans (§4.2) ------------------------------------------------------------------------------
 
 
-def read_loans(data: Any, *, card: str, policy: Policy, today: date) -> tuple[list[Loan], bool]:
+def read_loans(data: Any, *, card: str, policy: Policy, today: date,
+               account: str | None = None) -> tuple[list[Loan], bool]:
     """One page of ``myaccount/loans``: its loans, and whether ``showmore``
     asks for the next page (§4.2 [S1 OPY l.255–260]; OMOB reads it too)."""
     loans = obj(obj(data).get("loans"))
-    rows = [read_loan(obj(r), i, card=card, policy=policy, today=today)
+    rows = [read_loan(obj(r), i, card=card, policy=policy, today=today, account=account)
             for i, r in enumerate(as_list(loans.get("loan")))]
     more = any(str(v).upper() == "Y" for v in as_list(loans.get("showmore")))
     return rows, more
@@ -284,7 +285,8 @@ def renew_messages(row: dict) -> list[str]:
     return [clean(str(m)) for m in as_list(inner) if isinstance(m, (str, int)) and str(m).strip()]
 
 
-def read_loan(row: dict, index: int = 0, *, card: str, policy: Policy, today: date) -> Loan:
+def read_loan(row: dict, index: int = 0, *, card: str, policy: Policy, today: date,
+              account: str | None = None) -> Loan:
     # loanid, duedate [C 4]; title [C 5]; renew Y/N [C 4]; itembarcode [C 3];
     # mmsid [C 2]; callnumber2 / callnumber [S1 OMOB / C 2].
     key = first(row.get("loanid"))
@@ -302,7 +304,7 @@ def read_loan(row: dict, index: int = 0, *, card: str, policy: Policy, today: da
         _, predicted = predicted_renewal(policy, material, 0, False)
         reason = "; ".join(messages) or predicted or "the library does not allow renewing it online"
     return Loan(
-        card=card, key=key, title=title or "(no title)", due_date=due,
+        card=card, account=account, key=key, title=title or "(no title)", due_date=due,
         author=first(row.get("author")), record_id=first(row.get("mmsid")),
         barcode=first(row.get("itembarcode")),
         call_number=first(row.get("callnumber2")) or first(row.get("callnumber")),
@@ -333,12 +335,13 @@ def loans_in_answer(data: Any) -> dict[str, dict]:
 _IN_TRANSIT = re.compile(r"(?i)transit|kuljetuksessa|kuljetus|matkalla|på väg|under transport")
 
 
-def read_holds(data: Any, *, card: str) -> list[Hold]:
+def read_holds(data: Any, *, card: str, account: str | None = None) -> list[Hold]:
     holds = obj(obj(data).get("holds"))
-    return [read_hold(obj(r), i, card=card) for i, r in enumerate(as_list(holds.get("hold")))]
+    return [read_hold(obj(r), i, card=card, account=account)
+            for i, r in enumerate(as_list(holds.get("hold")))]
 
 
-def read_hold(row: dict, index: int = 0, *, card: str) -> Hold:
+def read_hold(row: dict, index: int = 0, *, card: str, account: str | None = None) -> Hold:
     # requestid, title, holdstatus, available Y/N (ready), cancel Y/N,
     # pickuplocationname, requestdate [C 2: OPY live test, LCLI types].
     key = first(row.get("requestid"))
@@ -362,7 +365,8 @@ def read_hold(row: dict, index: int = 0, *, card: str) -> Hold:
     # no client shows a queue position in this JSON (§4.4), so it is often None.
     queue = first(row.get("placeinqueue"))
     return Hold(
-        card=card, key=key, title=_short_title(first(row.get("title")) or "") or "(no title)",
+        card=card, account=account, key=key,
+        title=_short_title(first(row.get("title")) or "") or "(no title)",
         status=status, author=first(row.get("author")), record_id=first(row.get("mmsid")),
         queue_position=int(queue) if queue and queue.isdigit() and status is HoldStatus.WAITING
         else None,

@@ -277,7 +277,7 @@ class WebPACBackend(Backend):
         reserved = row.holds > 0
         renewable, reason = predicted_renewal(self.policy, material, row.renewals, reserved)
         return Loan(
-            card=self.card.name,
+            card=self.card.name, account=self.card.key,
             key=row.item,
             title=row.title,
             due_date=row.due,
@@ -413,7 +413,7 @@ class WebPACBackend(Backend):
         status = {"waiting": HoldStatus.WAITING, "in_transit": HoldStatus.IN_TRANSIT,
                   "ready": HoldStatus.READY}[row.status]
         return Hold(
-            card=self.card.name,
+            card=self.card.name, account=self.card.key,
             key=row.key,
             title=row.title,
             status=status,
