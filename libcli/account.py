@@ -291,9 +291,9 @@ class Run:
     def _transport_for(self, card: Card):
         if card.demo:
             if self._demo is None:
-                from libcli.sandbox.demo import demo_transport
+                from libcli.demo import transport
 
-                self._demo = demo_transport(demo_state_file())
+                self._demo = transport()
                 self._transports.append(self._demo)
             return self._demo
         if self.service._transport is not None:
@@ -464,10 +464,6 @@ def _write_stats(run: Run) -> None:
             fh.write(json.dumps(line) + "\n")
     except OSError as exc:
         log.warning("could not write the stats file: %s", exc)
-
-
-def demo_state_file() -> Path:
-    return storage.ensure_dir(storage.data_dir()) / "demo-library.sqlite"
 
 
 def with_status(loans: list[Loan], consortium: Consortium, today: date,

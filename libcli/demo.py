@@ -1,6 +1,8 @@
-"""The client side of `libcli demo`: its home, which cards it sets up, their
-public demo PINs. The demo library itself is `libcli.sandbox`; demo cards
-reach it in-process (no network) through `libcli.sandbox.demo`.
+"""The one bridge between the client and the demo library (`libcli.sandbox`,
+installed with the `demo` extra): the demo's home, which cards it sets up,
+their public demo PINs, the in-process transport demo cards reach it
+through (no network), and its simulated payment provider. No other client
+module imports the sandbox.
 
 The demo lives in a home of its own (``<data dir>/demo``, with its own
 config, cache and data folders): its cards never mix with the user's, never
@@ -58,11 +60,47 @@ def remove_demo_home() -> bool:
     return True
 
 
+DEMO_EXTRA_HINT = ("install libcli with the demo library: pipx install 'libcli[demo]' "
+                   "(or pip install 'libcli[demo]')")
+
+
+def _sandbox(module: str):
+    """Import a part of the demo library, or say how to install it."""
+    import importlib
+
+    from libcli.errors import LibcliError
+
+    try:
+        # The web app first: it needs every package of the extra.
+        importlib.import_module("libcli.sandbox.app")
+        return importlib.import_module(f"libcli.sandbox.{module}")
+    except ImportError as exc:
+        if exc.name and exc.name.split(".")[0] in ("starlette", "jinja2", "multipart",
+                                                   "python_multipart", "uvicorn"):
+            raise LibcliError(f"the demo library is not installed ({exc.name} is missing)",
+                              hint=DEMO_EXTRA_HINT) from None
+        raise
+
+
+def state_file() -> Path:
+    """The demo library's saved state (renewals made in the demo last)."""
+    return storage.ensure_dir(storage.data_dir()) / "demo-library.sqlite"
+
+
+def transport():
+    """The in-process transport to every view of the demo library."""
+    return _sandbox("demo").demo_transport(state_file())
+
+
+async def pay_at_provider(client, url: str) -> None:
+    """Pay at the demo's simulated payment provider (a browser's part)."""
+    await _sandbox("demo").pay_at_provider(client, url)
+
+
 def demo_cards(all_patrons: bool = False) -> list[Card]:
     """Demo cards: by default one per view (the patron whose account shows
     every state); with `all_patrons`, also the payment-case patrons."""
-    from libcli.sandbox.demo import DEMO_CARDS
-
+    DEMO_CARDS = _sandbox("demo").DEMO_CARDS
     seen: set[str] = set()
     cards = []
     for dc in DEMO_CARDS:
@@ -76,9 +114,7 @@ def demo_cards(all_patrons: bool = False) -> list[Card]:
 
 def demo_pin(number: str) -> str:
     """A demo patron's PIN: public demo data, used only for demo cards."""
-    from libcli.sandbox.seed import DEMO_PATRONS
-
-    for patron in DEMO_PATRONS:
+    for patron in _sandbox("seed").DEMO_PATRONS:
         if patron.card == number:
             return patron.pin
     raise PinError(f"card {number} is not a demo library card")

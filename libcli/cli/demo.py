@@ -65,11 +65,11 @@ def _set_up(*, reset: bool, all_: bool):
     names added and every demo card."""
     from libcli import account
     from libcli.cards import CardStore
-    from libcli.demo import demo_cards
+    from libcli.demo import demo_cards, state_file
 
     store = CardStore()
     if reset:
-        account.demo_state_file().unlink(missing_ok=True)
+        state_file().unlink(missing_ok=True)
         for card in store.cards():
             account.forget_session(card)
             account.snapshot_path(card.name).unlink(missing_ok=True)

@@ -188,7 +188,7 @@ def pay(card, yes, no_browser, no_wait, timeout, amount, as_json):
             else:
                 click.echo(url)
             if chosen.demo:
-                from libcli.sandbox.demo import pay_at_provider
+                from libcli.demo import pay_at_provider
 
                 output.info("Demo library: paying at the simulated payment provider.")
                 await pay_at_provider(backend.client, url)
