@@ -6,32 +6,40 @@ import sys
 
 import click
 
-from libcli.cli import output
+from libcli.cli import SuggestingGroup, output
 from libcli.cli.options import _complete_cards, json_option, library_option
 from libcli.errors import PinError, UsageError
 from libcli.model import Card
+
+
+PIN_TRIES = 3
 
 
 def _read_pin(pin_stdin: bool) -> str:
     from libcli.cards import check_pin
 
     if pin_stdin:
+        if output.stdin_closed():
+            raise UsageError("--pin-stdin, but standard input is closed: no PIN to read",
+                             hint="pipe the PIN in: printf '%s\\n' \"$PIN\" | libcli card ... --pin-stdin")
         line = sys.stdin.readline()
         return check_pin(line)
-    if not sys.stdin.isatty():
+    if not output.isatty_stdin():
         raise UsageError(
             "no terminal to ask for the PIN",
             hint="pipe it in with --pin-stdin, or use --pin-command CMD",
         )
-    first = click.prompt("PIN", hide_input=True, default="", show_default=False)
-    check_pin(first)
-    second = click.prompt("PIN again", hide_input=True, default="", show_default=False)
-    if first != second:
-        raise PinError("the two PINs differ; nothing was stored")
-    return check_pin(first)
+    for _ in range(PIN_TRIES):
+        first = output.ask("PIN", hide_input=True, default="", show_default=False)
+        check_pin(first)
+        second = output.ask("PIN again", hide_input=True, default="", show_default=False)
+        if first == second:
+            return check_pin(first)
+        output.info("The two PINs differ; type them again.")
+    raise PinError(f"the two PINs differed {PIN_TRIES} times; nothing was stored")
 
 
-@click.group()
+@click.group(cls=SuggestingGroup)
 def card():
     """Add, list, rename and remove library cards.
 
@@ -52,7 +60,8 @@ def card():
 @click.option("--pin-stdin", is_flag=True, help="Read the PIN from the first line of standard input.")
 @click.option("--pin-command", metavar="CMD", help="A shell command whose output is the PIN (no keyring needed).")
 @click.option("--pickup", metavar="LOCATION", help="Default pickup location for holds.")
-def card_add(name, library, number, url, pin_stdin, pin_command, pickup):
+@json_option
+def card_add(name, library, number, url, pin_stdin, pin_command, pickup, as_json):
     """Add a card. The PIN is asked for (hidden, twice) and kept in the keyring.
 
     \b
@@ -88,13 +97,22 @@ def card_add(name, library, number, url, pin_stdin, pin_command, pickup):
         stored = store.add(new, store_pin=lambda c: cards_mod.store_pin(c, pin),
                            forget_pin=cards_mod.forget_pin)
         where = "the keyring"
-    output.info(f"Added card '{stored.name}' ({library}, {number}); PIN from {where}.")
+    _done(as_json, stored, f"Added card '{stored.name}' ({library}, {number}); PIN from {where}.")
+
+
+def _done(as_json: bool, card_: Card, message: str) -> None:
+    """A card command's outcome: the card under --json, else a sentence."""
+    if as_json:
+        output.emit_json({"card": _card_json(card_)})
+    else:
+        output.info(message)
 
 
 @card.command("pin")
 @click.argument("name", shell_complete=_complete_cards)
 @click.option("--pin-stdin", is_flag=True, help="Read the PIN from the first line of standard input.")
-def card_pin(name, pin_stdin):
+@json_option
+def card_pin(name, pin_stdin, as_json):
     """Store a new PIN for a card in the keyring.
 
     \b
@@ -108,7 +126,7 @@ def card_pin(name, pin_stdin):
     cards_mod.store_pin(card_, _read_pin(pin_stdin))
     if card_.pin_command:
         cards_mod.CardStore().update(name, pin_command=None)
-    output.info(f"Stored a new PIN for card '{name}'.")
+    _done(as_json, cards_mod.CardStore().get(name), f"Stored a new PIN for card '{name}'.")
 
 
 @card.command("list")
@@ -119,13 +137,13 @@ def card_list(as_json):
     \b
     Examples:
       libcli card list
-      libcli card list --json | jq -r '.[].name'
+      libcli card list --json | jq -r '.cards[].name'
     """
     from libcli.cards import CardStore
 
     cards = CardStore().cards()
     if as_json:
-        output.emit_json([_card_json(c) for c in cards])
+        output.emit_json({"cards": [_card_json(c) for c in cards]})
         return
     if not cards:
         output.info("No cards yet. Add one with: libcli card add NAME --library ID --number CARD")
@@ -134,6 +152,7 @@ def card_list(as_json):
         ["Name", "Library", "Number", "PIN from", "Default", "Address"],
         [[c.name, c.library, c.number, _pin_source(c), "*" if c.default else "", c.url or ""]
          for c in cards],
+        drop=("Address", "PIN from"), squeeze=("Address",),
     )
 
 
@@ -151,7 +170,8 @@ def _card_json(c: Card) -> dict:
 
 @card.command("remove")
 @click.argument("name", shell_complete=_complete_cards)
-def card_remove(name):
+@json_option
+def card_remove(name, as_json):
     """Remove a card and its PIN from the keyring.
 
     \b
@@ -167,13 +187,14 @@ def card_remove(name):
         account.forget_session(removed)
     except Exception:  # a card of a library no longer known has no session to drop
         pass
-    output.info(f"Removed card '{name}'.")
+    _done(as_json, removed, f"Removed card '{name}'.")
 
 
 @card.command("rename")
 @click.argument("name", shell_complete=_complete_cards)
 @click.argument("new_name")
-def card_rename(name, new_name):
+@json_option
+def card_rename(name, new_name, as_json):
     """Rename a card (its PIN stays where it is).
 
     \b
@@ -187,12 +208,13 @@ def card_rename(name, new_name):
     old = account.snapshot_path(name)
     if old.exists():
         old.replace(account.snapshot_path(new_name))
-    output.info(f"Renamed card '{name}' to '{new_name}'.")
+    _done(as_json, CardStore().get(new_name), f"Renamed card '{name}' to '{new_name}'.")
 
 
 @card.command("default")
 @click.argument("name", shell_complete=_complete_cards)
-def card_default(name):
+@json_option
+def card_default(name, as_json):
     """Make a card the default for commands that act on one card.
 
     \b
@@ -202,7 +224,7 @@ def card_default(name):
     from libcli.cards import CardStore
 
     CardStore().set_default(name)
-    output.info(f"'{name}' is now the default card.")
+    _done(as_json, CardStore().get(name), f"'{name}' is now the default card.")
 
 
 @card.command("set")
@@ -210,7 +232,8 @@ def card_default(name):
 @click.option("--pickup", metavar="LOCATION", help="Default pickup location for holds.")
 @click.option("--url", metavar="URL", help="Another address for the library.")
 @click.option("--pin-command", metavar="CMD", help="A shell command whose output is the PIN.")
-def card_set(name, pickup, url, pin_command):
+@json_option
+def card_set(name, pickup, url, pin_command, as_json):
     """Change a card's settings.
 
     \b
@@ -231,7 +254,7 @@ def card_set(name, pickup, url, pin_command):
     if not changes:
         raise UsageError("nothing to change; give --pickup, --url or --pin-command")
     CardStore().update(name, **changes)
-    output.info(f"Updated card '{name}'.")
+    _done(as_json, CardStore().get(name), f"Updated card '{name}'.")
 
 
 @card.command("check")
@@ -256,9 +279,9 @@ def card_check(cards, as_json):
 
     results = AccountService().run(selected, op)
     if as_json:
-        output.emit_json([{"card": r.card.name, "ok": r.ok,
-                           "error": output.error_json(r.error) if r.error else None}
-                          for r in results])
+        output.emit_json({"cards": [{"card": r.card.name, "ok": r.ok,
+                                     "error": output.error_json(r.error) if r.error else None}
+                                    for r in results]})
     else:
         for r in results:
             if r.ok:
