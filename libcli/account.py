@@ -330,19 +330,31 @@ def demo_state_file() -> Path:
     return storage.ensure_dir(storage.data_dir()) / "demo-library.sqlite"
 
 
-def with_status(loans: list[Loan], consortium: Consortium, today: date) -> list[Loan]:
-    """Fill in due status and estimated fee from policy where a backend left them."""
+def with_status(loans: list[Loan], consortium: Consortium, today: date,
+                balance: Any = None) -> list[Loan]:
+    """Fill in due status and estimated fee from policy where a backend left
+    them, and take renewability away where the rules ban borrowing: from the
+    loans' lateness always, from the debt when the fees were read too."""
     from msgspec import structs
 
-    from libcli.policy import due_status, estimated_late_fee
+    from libcli.policy import (
+        borrowing_block, debt_from_earlier_year, due_status, estimated_late_fee,
+    )
 
+    blocked = borrowing_block(
+        consortium.policy, debt=balance.total if balance is not None else None,
+        days_late=[(today - loan.due_date).days for loan in loans],
+        debt_from_earlier_year=debt_from_earlier_year(balance, today))
     out = []
     for loan in loans:
         status = due_status(consortium.policy, loan.due_date, today)
         fee = loan.estimated_fee
         if fee is None and status.value == "overdue":
             fee = estimated_late_fee(consortium.policy, loan.material, loan.due_date, today)
-        out.append(structs.replace(loan, status=status, estimated_fee=fee))
+        changes: dict[str, Any] = {"status": status, "estimated_fee": fee}
+        if blocked and loan.renewable:
+            changes |= {"renewable": False, "not_renewable_reason": blocked}
+        out.append(structs.replace(loan, **changes))
     return out
 
 

@@ -140,7 +140,10 @@ class CardStore:
                 raise UsageError(f"a card named '{card.name}' already exists",
                                  hint=f"pick another name or: libcli card remove {card.name}")
             for other in cards.values():
-                if other.library == card.library and other.number == card.number:
+                # A card is the library, the number and the site: the same
+                # number on another address (a local demo library) is another card.
+                if (other.library, other.number, other.url or None) == (
+                        card.library, card.number, card.url or None):
                     raise UsageError(
                         f"card {card.number} at {card.library} is already stored as '{other.name}'"
                     )

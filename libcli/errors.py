@@ -56,6 +56,10 @@ class Unreachable(LibcliError):
     exit_code = ExitCode.UNREACHABLE
 
 
+CHECK_HINT = ("the library's site may have changed: run `libcli library check --card NAME` "
+              "and paste its report (it holds no PIN, card number or title) into a bug report")
+
+
 class PageNotUnderstood(LibcliError):
     """A page whose markup the backend could not read.
 
@@ -66,7 +70,8 @@ class PageNotUnderstood(LibcliError):
     exit_code = ExitCode.NOT_UNDERSTOOD
 
     def __init__(self, page: str, missing: str, *, hint: str | None = None):
-        super().__init__(f"could not understand the {page} page: {missing}", hint=hint)
+        super().__init__(f"could not understand the {page} page: {missing}",
+                         hint=hint or CHECK_HINT)
         self.page = page
         self.missing = missing
 

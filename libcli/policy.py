@@ -65,7 +65,9 @@ class BankTransfer(Struct, frozen=True):
 
 
 class Policy(Struct, frozen=True):
-    due_soon_days: int = DEFAULT_DUE_SOON_DAYS
+    # The library's due-date notice period; None where its rules are unknown
+    # (a Finna view from the data file, a library the user added).
+    due_soon_days: int | None = None
     renewal_limit: int | None = None
     materials: dict[Material, MaterialRule] = field(default_factory=dict)
     late_fee: LateFee = LateFee()
@@ -82,6 +84,12 @@ class Policy(Struct, frozen=True):
     hold_instructions: str | None = None
     fines_after_return: bool = False
     currency: str = "EUR"
+
+    @property
+    def notice_days(self) -> int:
+        """The days before the due date that count as "due soon": the
+        library's notice period, else libcli's own default."""
+        return self.due_soon_days if self.due_soon_days is not None else DEFAULT_DUE_SOON_DAYS
 
     def material(self, material: Material) -> MaterialRule:
         return self.materials.get(material, MaterialRule())
@@ -117,6 +125,13 @@ class Consortium(Struct, frozen=True):
     # (Tallinn, Finland), "mdy" (NYPL, Waterloo), "ymd" (Montréal). A date that
     # cannot be read in this order is an error, never a guess.
     date_order: str = "dmy"
+    # The site's language for libcli's requests where the user sets none.
+    language: str | None = None
+    # Where the entry comes from: "builtin" (consortia.toml, rules from the
+    # seeds), "finna-views" (the Finna view list; rules unknown until the
+    # site states them) or "user" (`libcli library add`).
+    source: str = "builtin"
+    kind: str | None = None  # public, university, special, other (Finna views)
 
     def to_dict(self) -> dict[str, Any]:
         pay = self.policy.online_payment
@@ -125,7 +140,10 @@ class Consortium(Struct, frozen=True):
             "name": self.name,
             "backend": self.backend,
             "url": self.url,
-            "online_payment": pay is not None,
+            "source": self.source,
+            "kind": self.kind,
+            # None: not known before the site says so (no seed for this library).
+            "online_payment": (pay is not None) if self.source == "builtin" else None,
             "online_payment_minimum_cents": pay.minimum_cents if pay else None,
             "due_soon_days": self.policy.due_soon_days,
             "renewal_limit": self.policy.renewal_limit,
@@ -171,36 +189,118 @@ def _policy_from(data: dict[str, Any]) -> Policy:
     )
 
 
+DATA = Path(__file__).parent / "data"
+DATE_ORDERS = ("dmy", "mdy", "ymd")
+# Finna's online payments go to the provider the view configures: Paytrail on
+# most views (NDL-VuFind2 module/Finna/src/Finna/OnlinePayment/Handler/
+# PaytrailPaymentAPI.php); the CPU and Turku handlers' hosts are set per site,
+# so a view that uses them gets its payment address refused, not guessed.
+FINNA_PAYMENT_HOSTS = ("paytrail.com",)
+
+
+def consortium_from(cid: str, data: dict[str, Any], *, source: str = "builtin") -> Consortium:
+    """One registry entry from its table (consortia.toml, or a user's library)."""
+    order = data.get("date_order", "dmy")
+    if order not in DATE_ORDERS:
+        raise ValueError(f"date_order of {cid} must be one of {', '.join(DATE_ORDERS)}")
+    return Consortium(
+        id=cid,
+        name=data["name"],
+        backend=data["backend"],
+        url=data["url"],
+        country=data.get("country", ""),
+        login_target=data.get("login_target"),
+        building=data.get("building"),
+        scope=data.get("scope"),
+        payment_hosts=tuple(data.get("payment_hosts", ())),
+        search_api=data.get("search_api"),
+        view=data.get("view"),
+        institution=data.get("institution"),
+        date_order=order,
+        language=data.get("language"),
+        source=source,
+        kind=data.get("kind"),
+        policy=_policy_from(data),
+    )
+
+
 def load_registry(text: str) -> dict[str, Consortium]:
     """Build consortia from registry TOML (the packaged file, or a test's)."""
-    raw = tomllib.loads(text)
-    registry = {}
-    for cid, data in raw.items():
-        registry[cid] = Consortium(
-            id=cid,
-            name=data["name"],
-            backend=data["backend"],
-            url=data["url"],
-            country=data.get("country", ""),
-            login_target=data.get("login_target"),
-            building=data.get("building"),
-            scope=data.get("scope"),
-            payment_hosts=tuple(data.get("payment_hosts", ())),
-            search_api=data.get("search_api"),
-            view=data.get("view"),
-            institution=data.get("institution"),
-            date_order=data.get("date_order", "dmy"),
-            policy=_policy_from(data),
-        )
+    return {cid: consortium_from(cid, data) for cid, data in tomllib.loads(text).items()}
+
+
+def view_id(host: str) -> str:
+    """A Finna view's registry id from its address: ``vaski.finna.fi`` →
+    ``vaski``, ``tritonia.finna.fi/uva`` → ``tritonia-uva``, ``finna.fi`` →
+    ``finna``."""
+    name, _, path = host.partition("/")
+    label = name.removesuffix(".finna.fi").removesuffix(".fi")
+    return f"{label}-{path.strip('/')}" if path.strip("/") else label
+
+
+def finna_views(text: str, known_urls: set[str]) -> dict[str, Consortium]:
+    """The public Finna views (data/finna-views.csv, from NDL-VuFind2's list of
+    Finna sites) as registry entries, but for those consortia.toml already
+    has. Their rules are not in any seed: every rule is left unknown (None)
+    and the pages' own statements (renewability, counts, the online-payment
+    minimum on the fines page) decide. One Finna adapter serves them all."""
+    import csv
+    import io
+
+    views = {}
+    for row in csv.DictReader(io.StringIO(text)):
+        url = "https://" + row["host"].rstrip("/")
+        if url in known_urls:
+            continue
+        data = {
+            "name": row["name"], "backend": "finna", "url": url, "country": "FI",
+            "kind": row["kind"] or None, "building": row["building_filter"] or None,
+            # The ILS datasource id is the login target where it is known
+            # (record ids "<datasource>.NNN"); else the login form's own.
+            "login_target": row["datasource_id"] or None,
+            "search_api": "https://api.finna.fi/v1/search" if row["building_filter"] else None,
+            "payment_hosts": list(FINNA_PAYMENT_HOSTS),
+            "online_payment": {"whole_balance": True},
+        }
+        cid = view_id(row["host"])
+        views[cid] = consortium_from(cid, data, source="finna-views")
+    return views
+
+
+@functools.cache
+def _known() -> dict[str, Consortium]:
+    # A plain path: importlib.resources costs ~3 ms of imports at every start,
+    # and libcli is installed as files (package data), never from a zip.
+    registry = load_registry((DATA / "consortia.toml").read_text("utf-8"))
+    known_urls = {c.url for c in registry.values()}
+    for cid, c in finna_views((DATA / "finna-views.csv").read_text("utf-8"), known_urls).items():
+        registry.setdefault(cid, c)
     return registry
 
 
 @functools.cache
+def _with_users(path: str, stamp: tuple[int, int] | None) -> dict[str, Consortium]:
+    from libcli.libraries import user_libraries
+
+    registry = dict(_known())
+    for cid, c in user_libraries().items():
+        registry.setdefault(cid, c)  # a user's entry never shadows a known one
+    return registry
+
+
 def consortia() -> dict[str, Consortium]:
-    # A plain path: importlib.resources costs ~3 ms of imports at every start,
-    # and libcli is installed as files (package data), never from a zip.
-    text = (Path(__file__).parent / "data" / "consortia.toml").read_text("utf-8")
-    return load_registry(text)
+    """Every library libcli knows: the seeded consortia, the Finna views, and
+    the libraries the user added (``libcli library add``), read again when
+    their file changes."""
+    from libcli.libraries import libraries_path
+
+    path = libraries_path()
+    try:
+        st = path.stat()
+        stamp = (st.st_mtime_ns, st.st_size)
+    except OSError:
+        stamp = None
+    return _with_users(str(path), stamp)
 
 
 def get_consortium(cid: str) -> Consortium:
@@ -221,7 +321,7 @@ def due_status(policy: Policy, due: date, today: date) -> DueStatus:
     days = (due - today).days
     if days < 0:
         return DueStatus.OVERDUE
-    if days <= policy.due_soon_days:
+    if days <= policy.notice_days:
         return DueStatus.DUE_SOON
     return DueStatus.OK
 
@@ -311,6 +411,44 @@ def minimum_online(policy: Policy, site_minimum: Money | None = None) -> Money |
     return Money(pay.minimum_cents, policy.currency)
 
 
+def debt_from_earlier_year(balance: Any, today: date) -> bool:
+    """Whether an open fee dates from before this year (Heili: "after the new
+    year, old debt blocks loans and renewals"); False where no fee has a date."""
+    return any(f.created is not None and f.created.year < today.year and f.amount.cents > 0
+               for f in getattr(balance, "items", ()) or ())
+
+
+def borrowing_block(
+    policy: Policy,
+    *,
+    debt: Money | None = None,
+    days_late: Iterable[int] = (),
+    debt_from_earlier_year: bool = False,
+) -> str | None:
+    """Why the rules take the right to borrow (and to renew) away, or None.
+
+    ``debt`` None: the fees were not read, so only the lateness rule can say.
+    Heili: "loans and renewals are blocked" when the debt exceeds 10 EUR or
+    after the new year with old debt; Helmet: "renew ... unless ... borrowing
+    right lost", lost when a loan is over 28 days late or the debt reaches the
+    limit; TUNI: "fines exceeding 10 euros will result in suspension".
+    """
+    ban = policy.borrowing_ban
+    if debt is not None:
+        if ban.debt_over_cents is not None and debt.cents > ban.debt_over_cents:
+            return (f"borrowing is blocked: the debt {debt} exceeds "
+                    f"{Money(ban.debt_over_cents, debt.currency)}")
+        if ban.debt_at_least_cents is not None and debt.cents >= ban.debt_at_least_cents:
+            return (f"borrowing is blocked: the debt {debt} reaches "
+                    f"{Money(ban.debt_at_least_cents, debt.currency)}")
+        if ban.old_debt_after_new_year and debt_from_earlier_year and debt.cents > 0:
+            return "borrowing is blocked: debt from an earlier year must be paid first"
+    worst = max(days_late, default=0)
+    if ban.overdue_days is not None and worst > ban.overdue_days:
+        return f"borrowing is blocked: a loan is {worst} days late (the limit is {ban.overdue_days})"
+    return None
+
+
 def borrowing_warnings(
     policy: Policy,
     debt: Money,
@@ -320,33 +458,21 @@ def borrowing_warnings(
     debt_from_earlier_year: bool = False,
 ) -> list[str]:
     """Warnings that the borrowing right is lost or at risk."""
+    days_late = list(days_late)
+    blocked = borrowing_block(policy, debt=debt, days_late=days_late,
+                              debt_from_earlier_year=debt_from_earlier_year)
+    if blocked:
+        return [blocked]
     ban = policy.borrowing_ban
     out: list[str] = []
-    if ban.debt_over_cents is not None:
-        limit = Money(ban.debt_over_cents, debt.currency)
-        if debt.cents > ban.debt_over_cents:
-            out.append(f"borrowing is blocked: the debt {debt} exceeds {limit}")
-        elif debt.cents > 0 and ban.debt_over_cents - debt.cents <= 200:
-            out.append(f"the debt {debt} is close to {limit}, above which borrowing is blocked")
-    if ban.debt_at_least_cents is not None and debt.cents >= ban.debt_at_least_cents:
-        out.append(
-            f"borrowing is blocked: the debt {debt} reaches "
-            f"{Money(ban.debt_at_least_cents, debt.currency)}"
-        )
-    if ban.overdue_days is not None:
-        worst = max(days_late, default=0)
-        if worst > ban.overdue_days:
-            out.append(
-                f"borrowing is blocked: a loan is {worst} days late "
-                f"(the limit is {ban.overdue_days})"
-            )
-        elif worst > 0 and ban.overdue_days - worst <= 7:
-            out.append(
-                f"a loan is {worst} days late; after {ban.overdue_days} days "
-                "the right to borrow is lost"
-            )
-    if ban.old_debt_after_new_year and debt_from_earlier_year and debt.cents > 0:
-        out.append("debt from an earlier year blocks loans and renewals until it is paid")
+    if ban.debt_over_cents is not None and debt.cents > 0 and \
+            ban.debt_over_cents - debt.cents <= 200:
+        out.append(f"the debt {debt} is close to {Money(ban.debt_over_cents, debt.currency)}, "
+                   "above which borrowing is blocked")
+    worst = max(days_late, default=0)
+    if ban.overdue_days is not None and worst > 0 and ban.overdue_days - worst <= 7:
+        out.append(f"a loan is {worst} days late; after {ban.overdue_days} days "
+                   "the right to borrow is lost")
     return out
 
 

@@ -10,7 +10,7 @@ from datetime import date
 from msgspec import Struct, field
 
 from libcli.model import Balance, DueStatus, Hold, HoldStatus, Loan, Money
-from libcli.policy import Consortium, borrowing_warnings
+from libcli.policy import Consortium, borrowing_block, debt_from_earlier_year
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -57,7 +57,7 @@ def build_digest(accounts: list[CardAccount], today: date, within: int | None = 
     overdue loans, holds ready for pickup, and balances that block borrowing."""
     digest = Digest()
     for acc in accounts:
-        window = within if within is not None else acc.consortium.policy.due_soon_days
+        window = within if within is not None else acc.consortium.policy.notice_days
         for loan in acc.loans:
             days = (loan.due_date - today).days
             if loan.status is DueStatus.OVERDUE or days < 0:
@@ -67,9 +67,10 @@ def build_digest(accounts: list[CardAccount], today: date, within: int | None = 
         digest.ready += [h for h in acc.holds if h.status is HoldStatus.READY]
         if acc.balance is not None:
             late = [(today - l.due_date).days for l in acc.loans]
-            warnings = [w for w in borrowing_warnings(acc.consortium.policy, acc.balance.total,
-                                                      today, days_late=late)
-                        if w.startswith("borrowing is blocked")]
+            blocked = borrowing_block(acc.consortium.policy, debt=acc.balance.total,
+                                      days_late=late, debt_from_earlier_year=
+                                      debt_from_earlier_year(acc.balance, today))
+            warnings = [blocked] if blocked else []
             if warnings:
                 digest.fees.append((acc.card, acc.balance.total, warnings))
     digest.due.sort(key=lambda x: (x[0].due_date, x[0].card))

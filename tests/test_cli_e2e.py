@@ -30,7 +30,13 @@ def run_json(*args, expect=0):
 
 @pytest.fixture
 def demo():
+    """The demo's cards, and every command of the test run in the demo's home
+    (as `libcli demo COMMAND` runs them)."""
     run("demo")
+    from libcli.demo import in_demo_home
+
+    with in_demo_home():
+        yield
 
 
 def loans_of(card=None):

@@ -63,7 +63,7 @@ def test_2_usage_unknown_card():
 
 def test_3_partly_done(memory_keyring):
     run("demo")
-    result = run("renew", "--due-within", "2", "--card", "demo-tallinn")
+    result = run("demo", "renew", "--due-within", "2", "--card", "demo-tallinn")
     assert result.exit_code == ExitCode.PARTIAL
     assert "not renewed" in result.stdout and "renewed, due" in result.stdout
 

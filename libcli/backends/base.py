@@ -110,7 +110,7 @@ class Backend(abc.ABC):
         # e.g. the WebPAC patron record path. Never holds the PIN.
         self.session: dict[str, Any] = session if session is not None else {}
         self.today = today or date.today()
-        self.language = language
+        self.language = language or consortium.language
         self.site = SiteSession(client, self.login)
 
     @property
@@ -130,6 +130,12 @@ class Backend(abc.ABC):
         return self.site.generation
 
     # -- reading ---------------------------------------------------------
+    async def identify(self) -> None:
+        """Check, without logging in, that the site speaks this backend's
+        system (``libcli library add``); raise PageNotUnderstood naming what
+        the site's page lacked, or Unreachable."""
+        raise NotSupported(f"{self.name}: checking a site is not supported")
+
     @abc.abstractmethod
     async def login(self) -> None:
         """Log in with card number and PIN. Raises LoginRefused (exit 4)."""

@@ -129,6 +129,16 @@ class FinnaBackend(Backend):
 
     # -- login -----------------------------------------------------------------
 
+    async def identify(self) -> None:
+        # Every VuFind page names its template in the body's classes
+        # (themes/finna2/templates/layout/layout.phtml: template-dir-…
+        # template-name-…); the login page is one any Finna view serves.
+        page = await self._fetch("GET", LOGIN_URL)
+        tree = self._tree(page, pages.LOGIN_PAGE)
+        if pages.template_name(tree) is None:
+            raise PageNotUnderstood(pages.LOGIN_PAGE, "the VuFind body classes (template-name-…): "
+                                    "the address does not look like a Finna view")
+
     async def login(self) -> None:
         page = await self._fetch("GET", LOGIN_URL)
         tree = self._tree(page, pages.LOGIN_PAGE)

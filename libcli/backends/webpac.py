@@ -149,6 +149,14 @@ class WebPACBackend(Backend):
         if not self.session.get("patron_path"):
             await self.relogin(self.login_generation)
 
+    async def identify(self) -> None:
+        # WebPAC's patron login (/patroninfo) asks for the barcode in a field
+        # named `code` on every capture (reference/webpac.md §2).
+        page = await self._request("GET", self.login_path())
+        if page.status >= 400 or pages.parse(page.text).css_first("input[name=code]") is None:
+            raise PageNotUnderstood("login", "a patron login form with a field named code at "
+                                    f"{self.login_path()}: the address does not look like WebPAC")
+
     async def login(self) -> None:
         if self._refused is not None:
             # Never repeat a refused login within a run: libraries lock cards.

@@ -42,6 +42,7 @@ COMMANDS = {
     # name: (module, attribute)
     "card": ("libcli.cli.card", "card"),
     "libraries": ("libcli.cli.info", "libraries"),
+    "library": ("libcli.cli.library", "library"),
     "doctor": ("libcli.cli.info", "doctor"),
     "loans": ("libcli.cli.loans", "loans"),
     "renew": ("libcli.cli.loans", "renew"),
@@ -62,6 +63,7 @@ COMMANDS = {
 SUMMARIES = {
     "card": "Add, list, rename and remove library cards.",
     "libraries": "List the known libraries and their main rules.",
+    "library": "Add, list and remove your own libraries (Finna, WebPAC or Primo VE sites).",
     "doctor": "Show the keyring in use, libcli's paths and each card's PIN source.",
     "loans": "List the loans of every card, by due date.",
     "renew": "Renew loans by ID (unique prefixes work), all of them, or those due soon.",

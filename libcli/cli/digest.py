@@ -25,7 +25,7 @@ def fetch_accounts(cards, today):
         if r.ok:
             loans, holds, balance = r.value
             consortium = get_consortium(r.card.library)
-            loans = with_status(loans, consortium, today)
+            loans = with_status(loans, consortium, today, balance)
             save_snapshot(r.card, loans=loans, holds=holds, today=today)
             accounts.append(CardAccount(r.card.name, consortium, loans, holds, balance))
     return results, accounts

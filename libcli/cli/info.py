@@ -35,8 +35,11 @@ def libraries(as_json):
         else:
             online = f"yes, from {Money(pay.minimum_cents)}"
         limit = c.policy.renewal_limit
+        if c.source != "builtin":
+            online = "as the site states"  # no seed: the fines page says
+        notice = c.policy.due_soon_days
         rows.append([c.id, c.name, c.backend, c.url, limit if limit is not None else "-",
-                     c.policy.due_soon_days, online])
+                     notice if notice is not None else "-", online])
     output.table(["ID", "Name", "System", "Address", "Renewals", "Notice days", "Online payment"],
                  rows, drop=("Address", "Notice days", "Renewals", "System"),
                  squeeze=("Name", "Online payment"))

@@ -54,14 +54,35 @@ def filter_loans(loans: list[Loan], today: date, due_within: int | None, overdue
     return sorted(loans, key=lambda l: (l.due_date, l.card, l.title))
 
 
-async def fetch_loans(run, today: date):
-    """Every card's loans, with due status and fee estimates from policy."""
-    from libcli.account import save_snapshot, with_status
+async def fetch_loans(run, today: date, *, with_debt: bool = False):
+    """Every card's loans, with due status and fee estimates from policy.
 
-    results = await run.gather(lambda b: b.loans())
+    ``with_debt``: where a library bans renewals on debt (Heili, Helmet,
+    TUNI), its fees are read alongside the loans (same round trip), so that
+    a blocked borrower is not offered renewals the library will refuse."""
+    import asyncio
+
+    from libcli.account import save_snapshot, with_status
+    from libcli.errors import LibcliError
+
+    async def fees_or_none(backend):
+        try:
+            return await backend.fees()
+        except LibcliError:
+            return None  # the loans still count; the library decides renewals
+
+    async def read(backend):
+        ban = backend.policy.borrowing_ban
+        if with_debt and (ban.debt_over_cents is not None or ban.debt_at_least_cents is not None
+                          or ban.old_debt_after_new_year):
+            return await asyncio.gather(backend.loans(), fees_or_none(backend))
+        return await backend.loans(), None
+
+    results = await run.gather(read)
     for r in results:
         if r.ok:
-            r.value = with_status(r.value, run.backends[r.card.name].consortium, today)
+            loans, balance = r.value
+            r.value = with_status(loans, run.backends[r.card.name].consortium, today, balance)
             save_snapshot(r.card, loans=r.value, today=today)
     return results
 
@@ -175,7 +196,7 @@ def renew(ids, all_, due_within, dry_run, cards, as_json):
 
     async def main():
         async with AccountService(today=today).open(selected) as run:
-            fetched = await fetch_loans(run, today)
+            fetched = await fetch_loans(run, today, with_debt=True)
             loans = [l for r in fetched if r.ok for l in r.value]
             failed = [r.card.name for r in fetched if not r.ok]
             if ids:

@@ -27,11 +27,12 @@ async def balance_and_risk(backend):
 
 def fees_report(card, consortium, balance, loans, today) -> dict:
     from libcli.payment import verdict
-    from libcli.policy import borrowing_warnings
+    from libcli.policy import borrowing_warnings, debt_from_earlier_year
 
     v = verdict(consortium, balance)
     late = [(today - l.due_date).days for l in loans or []]
-    warnings = borrowing_warnings(consortium.policy, balance.total, today, days_late=late)
+    warnings = borrowing_warnings(consortium.policy, balance.total, today, days_late=late,
+                                  debt_from_earlier_year=debt_from_earlier_year(balance, today))
     return {
         "card": card.name,
         "library": card.library,

@@ -1,0 +1,137 @@
+"""`libcli library check`: what works on a card's library, as a report a
+user can paste into a bug report.
+
+It logs in afresh with the card and tries each function in turn, reading
+only: login, loans, the renew form, holds, the cancel form, fines with the
+payment block, and the hold form of one record the account already shows.
+The report holds no PIN, no card number, no name and no titles: counts,
+the library's id and system, and for what was not understood the page and
+the element that was missing.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from libcli.errors import ExitCode, LibcliError, PageNotUnderstood, Refused
+
+# Quoted text (a title, a name) and long digit runs (card numbers) are
+# taken out of error messages before they reach the report.
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"|“[^”]*”|«[^»]*»")
+_DIGITS = re.compile(r"\d{5,}")
+
+
+def scrub(text: str, *secrets: str) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "…")
+    return _DIGITS.sub("…", _QUOTED.sub("'…'", text))
+
+
+def _failed(function: str, exc: LibcliError, *secrets: str) -> dict[str, Any]:
+    step: dict[str, Any] = {"function": function, "ok": False,
+                            "exit_code": int(exc.exit_code), "error": type(exc).__name__}
+    if isinstance(exc, PageNotUnderstood):
+        step["page"] = exc.page
+        step["missing"] = scrub(exc.missing, *secrets)
+        step["detail"] = f"not understood: the {exc.page} page lacks {step['missing']}"
+    else:
+        step["detail"] = scrub(exc.message, *secrets)
+    return step
+
+
+async def check(backend) -> dict[str, Any]:
+    """Run every read-only check on one card's backend; return the report."""
+    card = backend.card
+    secrets = (card.number, card.name)
+    steps: list[dict[str, Any]] = []
+
+    async def attempt(function: str, coro):
+        try:
+            return await coro
+        except LibcliError as exc:
+            steps.append(_failed(function, exc, *secrets))
+            return None
+
+    # A fresh login: a saved session would hide a PIN that no longer works.
+    backend.client.cookies.clear()
+    backend.session.clear()
+    await attempt("login", backend.relogin(None))
+    if steps:  # the login failed: nothing else can be tried
+        return _report(backend, steps)
+    steps.append({"function": "login", "ok": True, "detail": "logged in"})
+
+    loans = await attempt("loans", backend.loans())
+    if loans is not None:
+        renewable = sum(1 for loan in loans if loan.renewable)
+        steps.append({"function": "loans", "ok": True, "count": len(loans),
+                      "detail": f"{len(loans)} loans read"})
+        steps.append({"function": "renew form", "ok": True if renewable or not loans else None,
+                      "count": renewable,
+                      "detail": f"{renewable} of {len(loans)} loans offer renewal"})
+    holds = await attempt("holds", backend.holds())
+    if holds is not None:
+        cancellable = sum(1 for hold in holds if hold.cancellable)
+        steps.append({"function": "holds", "ok": True, "count": len(holds),
+                      "detail": f"{len(holds)} holds read"})
+        steps.append({"function": "cancel form", "ok": True if cancellable or not holds else None,
+                      "count": cancellable,
+                      "detail": f"{cancellable} of {len(holds)} holds can be cancelled"})
+    balance = await attempt("fines", backend.fees())
+    if balance is not None:
+        block = "payable online" if balance.online_payment_offered else (
+            balance.site_reason or "not payable online")
+        steps.append({"function": "fines", "ok": True, "count": len(balance.items),
+                      "total_cents": balance.total.cents,
+                      "online_payment_offered": balance.online_payment_offered,
+                      "payment_in_progress": balance.payment_in_progress,
+                      "detail": f"{len(balance.items)} fees read; "
+                                f"{scrub(block, *secrets)}"})
+    # The hold form of a record the account shows: the library may decline
+    # one it already lends or holds for the patron, so up to three are tried.
+    records = list(dict.fromkeys(x.record_id for x in [*(loans or []), *(holds or [])]
+                                 if x.record_id))[:3]
+    declined = None
+    for record in records:
+        try:
+            places = await backend.pickup_locations(record)
+        except Refused as exc:
+            declined = exc
+            continue
+        except LibcliError as exc:
+            steps.append(_failed("hold form", exc, *secrets))
+            break
+        steps.append({"function": "hold form", "ok": True, "count": len(places),
+                      "detail": f"{len(places)} pickup locations offered"})
+        break
+    else:
+        detail = ("not tried: the account shows no record to try it on" if not records else
+                  "read, but the library declined every record tried: "
+                  + scrub(declined.message, *secrets))
+        steps.append({"function": "hold form", "ok": None, "detail": detail})
+    return _report(backend, steps)
+
+
+def _report(backend, steps: list[dict[str, Any]]) -> dict[str, Any]:
+    from urllib.parse import urlsplit
+
+    from libcli import __version__
+
+    order = ["login", "loans", "renew form", "holds", "cancel form", "fines", "hold form"]
+    steps.sort(key=lambda s: order.index(s["function"]))
+    return {
+        "libcli": __version__,
+        "library": backend.consortium.id,
+        "system": backend.consortium.backend,
+        "host": urlsplit(str(backend.client.base_url)).hostname,
+        "checks": steps,
+    }
+
+
+def exit_code(report: dict[str, Any]) -> int:
+    """0 when nothing failed; else the first failure's code (6: not understood)."""
+    for step in report["checks"]:
+        if step["ok"] is False:
+            return step.get("exit_code", int(ExitCode.ERROR))
+    return int(ExitCode.OK)
