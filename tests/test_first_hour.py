@@ -104,8 +104,8 @@ def pty_output(env, *args, columns: int) -> str:
 # 1. Standard input closed --------------------------------------------------
 
 @pytest.mark.parametrize("args", [
-    ["pay", "--card", "demo-heili"],
-    ["hold", "place", HOLDABLE, "--card", "demo-heili"],
+    ["demo", "pay", "--card", "demo-heili"],
+    ["demo", "hold", "place", HOLDABLE, "--card", "demo-heili"],
     ["card", "add", "kid", "--library", "heili", "--number", "7654321"],
     ["card", "add", "kid", "--library", "heili", "--number", "7654321", "--pin-stdin"],
 ])
@@ -119,7 +119,8 @@ def test_closed_stdin_is_a_usage_error_not_a_crash(env, demo, args):
 # 1. A Latin-1 locale ---------------------------------------------------------
 
 @pytest.mark.parametrize("encoding", ["latin-1", "ascii"])
-@pytest.mark.parametrize("args", [["loans"], ["remind"], ["fees"], ["status"]])
+@pytest.mark.parametrize("args", [["demo", "loans"], ["demo", "remind"], ["demo", "fees"],
+                                  ["demo", "status"]])
 def test_a_latin1_or_ascii_terminal_gets_eur_not_a_crash(env, demo, encoding, args):
     env["PYTHONIOENCODING"] = encoding
     done = run(env, *args)
@@ -128,7 +129,7 @@ def test_a_latin1_or_ascii_terminal_gets_eur_not_a_crash(env, demo, encoding, ar
     if encoding == "latin-1":
         text = done.stdout.decode("latin-1")
         assert "€" not in text and "EUR" in text
-        if args != ["status"]:
+        if args != ["demo", "status"]:
             assert "ä" in text  # what latin-1 can carry is kept
 
 
@@ -169,15 +170,15 @@ def interrupt_at_prompt(env, args, prompt: bytes):
 
 
 def test_ctrl_c_at_the_payment_confirmation_exits_130(env, demo):
-    code, err = interrupt_at_prompt(env, ["pay", "--card", "demo-heili"], b"[y/N]")
+    code, err = interrupt_at_prompt(env, ["demo", "pay", "--card", "demo-heili"], b"[y/N]")
     assert code == 130, err
     assert b"invalid input" not in err.lower()
-    fees = json.loads(run(env, "fees", "--card", "demo-heili", "--json").stdout)
+    fees = json.loads(run(env, "demo", "fees", "--card", "demo-heili", "--json").stdout)
     assert fees["fees"][0]["total_cents"] > 0  # nothing was paid
 
 
 def test_ctrl_c_at_the_pickup_choice_exits_130(env, demo):
-    code, err = interrupt_at_prompt(env, ["hold", "place", HOLDABLE, "--card", "demo-heili"],
+    code, err = interrupt_at_prompt(env, ["demo", "hold", "place", HOLDABLE, "--card", "demo-heili"],
                                     b"Pickup location")
     assert code == 130, err
 
@@ -185,8 +186,8 @@ def test_ctrl_c_at_the_pickup_choice_exits_130(env, demo):
 # 7. Tables fit the terminal ---------------------------------------------------
 
 def test_a_60_column_terminal_gets_one_line_per_loan(env, demo):
-    loans = json.loads(run(env, "loans", "--card", "demo-heili", "--json").stdout)["loans"]
-    text = pty_output(env, "loans", "--card", "demo-heili", columns=60)
+    loans = json.loads(run(env, "demo", "loans", "--card", "demo-heili", "--json").stdout)["loans"]
+    text = pty_output(env, "demo", "loans", "--card", "demo-heili", columns=60)
     lines = text.splitlines()
     assert all(len(line) <= 60 for line in lines), text
     assert len(lines) == 2 + len(loans), text  # header, rule, one line each
@@ -196,10 +197,10 @@ def test_a_60_column_terminal_gets_one_line_per_loan(env, demo):
 
 
 def test_a_200_column_terminal_cuts_nothing(env, demo):
-    holds = json.loads(run(env, "holds", "--card", "demo-heili", "--json").stdout)["holds"]
+    holds = json.loads(run(env, "demo", "holds", "--card", "demo-heili", "--json").stdout)["holds"]
     places = {h["pickup_location"] for h in holds if h["pickup_location"]}
     assert any(len(p) > 24 for p in places)  # the old table cut these at 24
-    text = pty_output(env, "holds", "--card", "demo-heili", columns=200)
+    text = pty_output(env, "demo", "holds", "--card", "demo-heili", columns=200)
     for h in holds:
         assert h["title"] in text
     for place in places:
@@ -209,8 +210,8 @@ def test_a_200_column_terminal_cuts_nothing(env, demo):
 
 def test_output_that_is_not_a_terminal_cuts_nothing(env, demo):
     env["COLUMNS"] = "60"
-    loans = json.loads(run(env, "loans", "--json").stdout)["loans"]
-    text = run(env, "loans").stdout.decode()
+    loans = json.loads(run(env, "demo", "loans", "--json").stdout)["loans"]
+    text = run(env, "demo", "loans").stdout.decode()
     for loan in loans:
         assert loan["title"] in text and (loan["author"] or "") in text
     assert "…" not in text
@@ -220,14 +221,14 @@ def test_output_that_is_not_a_terminal_cuts_nothing(env, demo):
 
 def test_payment_registered_is_styled_after_cleaning(demo, monkeypatch):
     monkeypatch.delenv("NO_COLOR")
-    result = invoke("--color", "always", "pay", "--card", "demo-heili", "--yes")
+    result = invoke("--color", "always", "demo", "pay", "--card", "demo-heili", "--yes")
     assert "Payment registered." in result.stderr
     assert re.search(r"(?<!\x1b)\[\d+m", result.stderr) is None, repr(result.stderr)
     assert "\x1b[32m" in result.stderr
 
 
 def test_no_color_means_no_escape_codes(demo):
-    result = invoke("pay", "--card", "demo-heili", "--yes")  # NO_COLOR=1 (conftest)
+    result = invoke("demo", "pay", "--card", "demo-heili", "--yes")  # NO_COLOR=1 (conftest)
     assert "Payment registered." in result.stderr
     assert "[3" not in result.stderr and "\x1b" not in result.stderr
 
@@ -250,7 +251,7 @@ def test_fish_completion_splits_only_at_the_first_comma():
 # 12. JSON documents -------------------------------------------------------------
 
 def test_a_failed_pay_prints_an_error_document(demo):
-    result = invoke("pay", "--card", "demo-heili-2", "--yes", "--json", expect=1)
+    result = invoke("demo", "pay", "--card", "demo-heili-2", "--yes", "--json", expect=1)
     doc = json.loads(result.stdout)
     assert doc["error"]["exit_code"] == 1
     assert "minimum" in doc["error"]["message"]
@@ -258,7 +259,7 @@ def test_a_failed_pay_prints_an_error_document(demo):
 
 def test_a_failed_hold_place_prints_an_error_document(demo):
     # On loan already: the library refuses the hold form.
-    result = invoke("hold", "place", "heili.100007", "--card", "demo-heili", "--json",
+    result = invoke("demo", "hold", "place", "heili.100007", "--card", "demo-heili", "--json",
                     expect=1)
     doc = json.loads(result.stdout)
     assert doc["error"]["exit_code"] == 1 and doc["error"]["card"] == "demo-heili"
@@ -266,23 +267,23 @@ def test_a_failed_hold_place_prints_an_error_document(demo):
 
 
 def test_a_usage_error_under_json_prints_an_error_document(demo):
-    result = invoke("hold", "place", HOLDABLE, "--card", "nosuch", "--json", expect=2)
+    result = invoke("demo", "hold", "place", HOLDABLE, "--card", "nosuch", "--json", expect=2)
     assert json.loads(result.stdout)["error"]["exit_code"] == 2
 
 
 def test_card_list_and_libraries_print_objects(demo):
-    cards = json.loads(invoke("card", "list", "--json").stdout)
+    cards = json.loads(invoke("demo", "card", "list", "--json").stdout)
     assert [c["name"] for c in cards["cards"]][:1] == ["demo-heili"]
     libraries = json.loads(invoke("libraries", "--json").stdout)
-    assert {l["id"] for l in libraries["libraries"]} == {"heili", "tuni", "helmet", "tallinn"}
+    assert {"heili", "tuni", "helmet", "tallinn"} <= {l["id"] for l in libraries["libraries"]}
 
 
 def test_calendar_and_card_commands_speak_json(demo, memory_keyring, tmp_path):
-    doc = json.loads(invoke("calendar", "--card", "demo-heili", "--json").stdout)
+    doc = json.loads(invoke("demo", "calendar", "--card", "demo-heili", "--json").stdout)
     assert doc["events"] and doc["errors"] == []
     assert {"uid", "date", "summary"} <= set(doc["events"][0])
     path = tmp_path / "c.ics"
-    doc = json.loads(invoke("calendar", "-o", str(path), "--json").stdout)
+    doc = json.loads(invoke("demo", "calendar", "-o", str(path), "--json").stdout)
     assert doc["path"] == str(path) and path.exists()
     added = json.loads(invoke("card", "add", "kid", "--library", "heili", "--number", "5",
                               "--pin-stdin", "--json", input="1234\n").stdout)
@@ -291,7 +292,7 @@ def test_calendar_and_card_commands_speak_json(demo, memory_keyring, tmp_path):
                  ["card", "set", "kid2", "--pickup", "lpr"], ["card", "remove", "kid2"]):
         doc = json.loads(invoke(*args, "--json").stdout)
         assert doc["card"]["name"] == "kid2", args
-    checked = json.loads(invoke("card", "check", "--card", "demo-heili", "--json").stdout)
+    checked = json.loads(invoke("demo", "card", "check", "--card", "demo-heili", "--json").stdout)
     assert checked["cards"][0] == {"card": "demo-heili", "ok": True, "error": None}
 
 
@@ -306,13 +307,13 @@ def test_a_mistyped_command_gets_a_suggestion():
 
 @pytest.mark.parametrize("flags", [["--no-color"], ["-v"], ["--color", "never"], ["-vv"]])
 def test_global_flags_work_after_the_command(demo, flags):
-    result = invoke("loans", "--card", "demo-heili", *flags)
+    result = invoke("demo", "loans", "--card", "demo-heili", *flags)
     assert "Puhdistus" in result.stdout
     assert "\x1b[" not in result.stdout
 
 
 def test_verbose_after_the_command_logs(demo):
-    result = invoke("loans", "--card", "demo-heili", "-v")
+    result = invoke("demo", "loans", "--card", "demo-heili", "-v")
     assert "libcli" in result.stderr
 
 
@@ -339,27 +340,27 @@ def test_three_mismatches_store_nothing(memory_keyring, terminal):
 
 
 def waiting_hold():
-    holds = json.loads(invoke("holds", "--card", "demo-heili", "--json").stdout)["holds"]
+    holds = json.loads(invoke("demo", "holds", "--card", "demo-heili", "--json").stdout)["holds"]
     return next(h for h in holds if h["status"] == "waiting")
 
 
 def test_hold_cancel_asks_on_a_terminal(demo, terminal):
     hold = waiting_hold()
-    result = invoke("hold", "cancel", hold["id"], input="n\n", expect=1)
+    result = invoke("demo", "hold", "cancel", hold["id"], input="n\n", expect=1)
     assert "Cancel" in result.stderr
     assert waiting_hold()["id"] == hold["id"]  # still there
-    result = invoke("hold", "cancel", hold["id"], input="y\n")
+    result = invoke("demo", "hold", "cancel", hold["id"], input="y\n")
     assert "cancelled" in result.stdout
 
 
 def test_hold_cancel_yes_does_not_ask(demo, terminal):
     hold = waiting_hold()
-    result = invoke("hold", "cancel", hold["id"], "--yes")
+    result = invoke("demo", "hold", "cancel", hold["id"], "--yes")
     assert "cancelled" in result.stdout and "Cancel " not in result.stderr
 
 
 def test_below_the_minimum_says_the_minimum_once(demo):
-    text = invoke("fees", "--card", "demo-heili-2").stdout
+    text = invoke("demo", "fees", "--card", "demo-heili-2").stdout
     assert text.count("0.65 €") == 1, text
 
 

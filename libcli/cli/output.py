@@ -102,9 +102,11 @@ def styled(text: Any, colour: str | None, *, bold: bool = False) -> Styled:
     return Styled(text, colour, bold)
 
 
-# A title or message column is not narrowed below this while another column
-# can still be dropped: "Muumipeikko ja p…" reads, "Muumi…" does not.
-READABLE = 16
+# Columns are dropped while the table would not fit with its titles (and
+# other squeezable columns) at COMFORTABLE; once nothing more can be dropped,
+# they narrow, down to READABLE: "Muumipeikko…" still reads, "Muu…" not.
+COMFORTABLE = 30
+READABLE = 12
 
 
 def table(headers: list[str], rows: Iterable[list[Any]], *, drop: Iterable[str] = (),
@@ -112,10 +114,10 @@ def table(headers: list[str], rows: Iterable[list[Any]], *, drop: Iterable[str] 
     """Print a table (tabulate, "simple" format) on stdout.
 
     On a terminal the table fits its width. First the columns named in
-    `drop` go, least useful first, while the table could not fit even with
-    the `squeeze` and `wrap` columns narrowed to READABLE; then those columns
-    narrow, the widest first: a `squeeze` cell is shortened with "…" (one
-    line per row), a `wrap` cell wraps onto more lines (tabulate's
+    `drop` go, least useful first, while the table would not fit with the
+    `squeeze` and `wrap` columns at COMFORTABLE; then those columns narrow,
+    the widest first, down to READABLE: a `squeeze` cell is shortened with
+    "…" (one line per row), a `wrap` cell wraps onto more lines (tabulate's
     maxcolwidths). Output that is not a terminal is never cut: a pipe or a
     file gets every character of every column.
     """
@@ -134,20 +136,22 @@ def table(headers: list[str], rows: Iterable[list[Any]], *, drop: Iterable[str] 
         # its header plus two, and columns are two spaces apart.
         natural = [max([columns(h) + 2] + [columns(t[i]) for t in texts]) for i, h in enumerate(heads)]
         flexible = {i for i, h in enumerate(heads) if h in squeeze or h in wrap}
-        floor = {i: min(natural[i], max(columns(heads[i]) + 2, READABLE)) for i in flexible}
+        def floor(i: int, least: int) -> int:
+            return min(natural[i], max(columns(heads[i]) + 2, least))
 
         def total(widths) -> int:
             return sum(widths[i] for i in keep) + 2 * (len(keep) - 1)
 
+        comfortable = [floor(i, COMFORTABLE) if i in flexible else w for i, w in enumerate(natural)]
         for name in drop:
-            if total([floor.get(i, w) for i, w in enumerate(natural)]) <= width:
+            if total(comfortable) <= width:
                 break
             if name in heads and heads.index(name) in keep:
                 keep.remove(heads.index(name))
         current = list(natural)
         excess = total(current) - width
         while excess > 0:
-            narrowable = [i for i in keep if i in flexible and current[i] > floor[i]]
+            narrowable = [i for i in keep if i in flexible and current[i] > floor(i, READABLE)]
             if not narrowable:
                 break
             widest = max(narrowable, key=lambda i: current[i])
