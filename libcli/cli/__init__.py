@@ -24,7 +24,8 @@ Exit codes:
   3  partly done (some items not renewed or cancelled)
   4  login refused by the library
   5  library unreachable
-  6  a library page was not understood"""
+  6  a library page was not understood
+  130  interrupted (Ctrl-C)"""
 
 ROOT_HELP = """Library cards, loans, renewals, holds and fees from the command line.
 
