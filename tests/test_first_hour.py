@@ -13,7 +13,6 @@ import json
 import os
 import re
 import select
-import shutil
 import signal
 import socket
 import struct
@@ -27,25 +26,17 @@ import pytest
 from click.testing import CliRunner
 
 from libcli.cli import cli
+from tests.helpers.installed import installed_env, libcli_command
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
+ROOT = Path(__file__).resolve().parent.parent
 # heili.100014 (Seitsemän veljestä) is not on the demo patrons' loans or holds
 # and the demo offers several pickup places for it: placing it asks which.
 HOLDABLE = "heili.100014"
 
 
-def libcli_command() -> list[str]:
-    exe = shutil.which("libcli", path=str(Path(sys.executable).parent))
-    return [exe] if exe else [sys.executable, "-m", "libcli"]
-
-
 @pytest.fixture
 def env(isolated, tmp_path):
-    e = dict(os.environ)
-    e.update({"PYTHONPATH": str(ROOT),
-              "PYTHON_KEYRING_BACKEND": "tests.helpers.filekeyring.FileKeyring",
-              "TEST_KEYRING_DIR": str(tmp_path / "keyring")})
+    e = installed_env(tmp_path)
     e.pop("COLUMNS", None)
     e.pop("LINES", None)
     return e

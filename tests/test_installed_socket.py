@@ -5,8 +5,6 @@ tallinn over WebPAC. Each command runs as its own process, as in a script."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,26 +12,15 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.helpers.installed import installed_env, libcli_command
 from tests.helpers.sandbox_server import Server
 
 pytestmark = pytest.mark.socket
-HERE = Path(__file__).resolve().parent
-
-
-def libcli_command() -> list[str]:
-    exe = shutil.which("libcli", path=str(Path(sys.executable).parent))
-    return [exe] if exe else [sys.executable, "-m", "libcli"]
 
 
 @pytest.fixture
 def env(isolated, tmp_path):
-    e = dict(os.environ)
-    e.update({
-        "PYTHONPATH": str(HERE.parent),
-        "PYTHON_KEYRING_BACKEND": "tests.helpers.filekeyring.FileKeyring",
-        "TEST_KEYRING_DIR": str(tmp_path / "keyring"),
-    })
-    return e
+    return installed_env(tmp_path)
 
 
 def cli(env, *args, pin=None, expect=0):
