@@ -365,3 +365,21 @@ def test_the_demo_server_on_a_port_in_use_says_so(tmp_path):
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
     assert str(port) in done.stderr and "in use" in done.stderr
+
+
+# 9. The README's first command installs with `pip install .` (not editable) ---
+
+def test_every_data_file_is_installed_by_pip_install():
+    """A file under libcli/data or the demo's templates that package-data does
+    not name is left out of `pip install .`, and `libcli demo` then fails."""
+    import tomllib
+    from fnmatch import fnmatch
+
+    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())[
+        "tool"]["setuptools"]["package-data"]["libcli"]
+    package = ROOT / "libcli"
+    for folder in (package / "data", package / "sandbox" / "templates"):
+        for path in folder.rglob("*"):
+            if path.is_file() and "__pycache__" not in path.parts:
+                name = path.relative_to(package).as_posix()
+                assert any(fnmatch(name, p) for p in patterns), f"{name} is not in package-data"
