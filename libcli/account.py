@@ -86,17 +86,23 @@ def load_session(path: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     data = storage.read_cache(path)
     if not isinstance(data, dict) or data.get("version") != SESSION_VERSION:
         return [], {}
-    return list(data.get("cookies", [])), dict(data.get("state", {}))
+    from libcli.http import cookie_records
+
+    cookies = data.get("cookies")
+    state = data.get("state")
+    return (cookie_records(cookies if isinstance(cookies, list) else []),
+            dict(state) if isinstance(state, dict) else {})
 
 
 def save_session(path: Path, cookies, state: dict[str, Any],
                  unchanged_from: dict[str, Any] | None = None) -> None:
     """Save cookies and state; not written again when equal to `unchanged_from`
     (what was loaded): a warm run that reused its session writes nothing."""
-    jar = [
-        {"name": c.name, "value": c.value, "domain": c.domain, "path": c.path}
-        for c in cookies.jar
-    ]
+    from libcli.http import cookie_records
+
+    # Capped as the client's jar caps them while receiving (and without the
+    # expired): a session file never grows from run to run.
+    jar = cookie_records(getattr(cookies, "jar", cookies))
     data = {"version": SESSION_VERSION, "cookies": jar, "state": state}
     if unchanged_from is not None and _same_json(data, unchanged_from):
         return
@@ -190,6 +196,18 @@ class AccountService:
 
         return asyncio.run(main())
 
+    def check_logins(self, cards: list[Card]) -> list[CardResult[bool]]:
+        """Log in with each card afresh: no saved session is reused, so a PIN
+        that no longer works is found (``card add`` and ``card check``)."""
+
+        async def fresh_login(backend) -> bool:
+            backend.client.cookies.clear()
+            backend.session.clear()
+            await backend.relogin(None)
+            return True
+
+        return self.run(cards, fresh_login)
+
     def _pin(self, card: Card) -> Callable[[], str]:
         if self._pin_source is not None:
             return lambda: self._pin_source(card)
@@ -222,22 +240,23 @@ class Run:
         if self.service._transport is not None:
             return self.service._transport
         if self._network is None:
-            from libcli.transport import H11Transport
+            from libcli.http import Pool
 
-            self._network = H11Transport()
+            self._network = Pool()  # httpx's transport; proxies from the environment
             self._transports.append(self._network)
         return self._network
 
     async def __aenter__(self) -> "Run":
         import time
 
-        import httpx
-
         self._started = time.perf_counter()
 
+        from libcli import http
         from libcli.backends.base import backend_class
-        from libcli.http import make_client
         from libcli.policy import get_consortium
+
+        # One deadline for every card's requests: the whole command's.
+        deadline = time.monotonic() + http.COMMAND_DEADLINE
 
         for card in self.cards:
             try:
@@ -247,11 +266,8 @@ class Run:
                 cookie_list, state = load_session(path)
                 self._loaded[card.name] = {"version": SESSION_VERSION, "cookies": cookie_list,
                                            "state": _copy_json(state)}
-                jar = httpx.Cookies()
-                for c in cookie_list:
-                    jar.set(c["name"], c["value"], domain=c.get("domain") or "",
-                            path=c.get("path") or "/")
-                client = make_client(url, transport=self._transport_for(card), cookies=jar)
+                client = http.make_client(url, transport=self._transport_for(card),
+                                          cookies=http.cookie_jar(cookie_list), deadline=deadline)
                 self.backends[card.name] = backend_class(consortium.backend)(
                     card, consortium, client=client, pin=self.service._pin(card),
                     session=state, today=self.service.today, language=self.service.language,

@@ -5,10 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import respx_libcli
-
-respx_libcli.install()
-
 
 class MemoryKeyring:
     """A keyring backend that keeps passwords in a dict (tests only)."""
@@ -31,6 +27,24 @@ class MemoryKeyring:
             del self.store[(service, username)]
         except KeyError:
             raise keyring.errors.PasswordDeleteError(username) from None
+
+
+@pytest.fixture(autouse=True)
+def no_real_libraries(monkeypatch):
+    """No test reaches a real library: a name that is not this machine is
+    not even looked up (the command then meets an unreachable library)."""
+    import socket
+
+    real = socket.getaddrinfo
+
+    def loopback_only(host, *args, **kwargs):
+        name = host.decode() if isinstance(host, bytes) else str(host or "")
+        if name and name not in ("localhost", "127.0.0.1", "::1") \
+                and not name.endswith(".localhost") and not name.startswith("127."):
+            raise socket.gaierror(socket.EAI_NONAME, f"tests reach no real host ({name})")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", loopback_only)
 
 
 @pytest.fixture(autouse=True)

@@ -18,7 +18,7 @@ def invoke(*args, input=None):
 
 
 def add(name="mine", library="helmet", number="1234567", pin=PIN, *extra):
-    return invoke("card", "add", name, "--library", library, "--number", number, "--pin-stdin",
+    return invoke("card", "add", "--no-check", name, "--library", library, "--number", number, "--pin-stdin",
                   *extra, input=f"{pin}\n")
 
 
@@ -61,10 +61,10 @@ def test_default_card(memory_keyring):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["card", "add", "x", "--library", "nowhere", "--number", "1", "--pin-stdin"], "unknown library 'nowhere'"),
+    (["card", "add", "--no-check", "x", "--library", "nowhere", "--number", "1", "--pin-stdin"], "unknown library 'nowhere'"),
     (["card", "remove", "ghost"], "unknown card 'ghost'"),
     (["card", "rename", "ghost", "new"], "unknown card 'ghost'"),
-    (["card", "add", "bad name", "--library", "heili", "--number", "1", "--pin-stdin"], "invalid card name"),
+    (["card", "add", "--no-check", "bad name", "--library", "heili", "--number", "1", "--pin-stdin"], "invalid card name"),
 ])
 def test_bad_input_is_a_usage_error_without_traceback(memory_keyring, args, message):
     result = invoke(*args, input="1234\n")
@@ -91,7 +91,7 @@ def test_empty_pin_is_refused_and_nothing_is_written(memory_keyring):
 
 
 def test_no_terminal_and_no_pin_source_names_the_flags(memory_keyring):
-    result = invoke("card", "add", "x", "--library", "heili", "--number", "1")
+    result = invoke("card", "add", "--no-check", "x", "--library", "heili", "--number", "1")
     assert result.exit_code == 2
     assert "--pin-stdin" in result.stderr
 
@@ -113,7 +113,7 @@ def test_pin_command_needs_no_keyring(tmp_path):
     import keyring.backends.fail
 
     keyring.set_keyring(keyring.backends.fail.Keyring())
-    result = invoke("card", "add", "cron", "--library", "heili", "--number", "42",
+    result = invoke("card", "add", "--no-check", "cron", "--library", "heili", "--number", "42",
                     "--pin-command", f"echo {PIN}")
     assert result.exit_code == 0, result.stderr
     assert pin_for(CardStore().get("cron")) == PIN
@@ -121,7 +121,7 @@ def test_pin_command_needs_no_keyring(tmp_path):
 
 
 def test_failing_pin_command_does_not_print_its_output():
-    invoke("card", "add", "cron", "--library", "heili", "--number", "42",
+    invoke("card", "add", "--no-check", "cron", "--library", "heili", "--number", "42",
            "--pin-command", "echo secret-output; exit 3")
     from libcli.errors import PinError
 

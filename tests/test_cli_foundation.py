@@ -46,7 +46,7 @@ def test_libraries_json():
 
 
 def test_doctor_json(memory_keyring):
-    CliRunner().invoke(cli, ["card", "add", "mine", "--library", "heili", "--number", "1",
+    CliRunner().invoke(cli, ["card", "add", "--no-check", "mine", "--library", "heili", "--number", "1",
                              "--pin-stdin"], input="1234\n")
     result = CliRunner().invoke(cli, ["doctor", "--json"])
     report = json.loads(result.stdout)

@@ -35,14 +35,14 @@ def libcli(env, *args, pin=None):
 
 def worker(env, i):
     codes = []
-    codes.append(libcli(env, "card", "add", f"p{i}a", "--library", "heili", "--number", f"{i}01",
+    codes.append(libcli(env, "card", "add", "--no-check", f"p{i}a", "--library", "heili", "--number", f"{i}01",
                         "--pin-stdin", pin=f"9{i}1\n").returncode)
-    codes.append(libcli(env, "card", "add", f"p{i}b", "--library", "helmet", "--number", f"{i}02",
+    codes.append(libcli(env, "card", "add", "--no-check", f"p{i}b", "--library", "helmet", "--number", f"{i}02",
                         "--pin-stdin", pin=f"9{i}2\n").returncode)
     codes.append(libcli(env, "card", "rename", f"p{i}a", f"p{i}c").returncode)
     codes.append(libcli(env, "card", "remove", f"p{i}b").returncode)
     # Everyone fights over one shared card: add and remove it.
-    libcli(env, "card", "add", "shared", "--library", "tuni", "--number", "777", "--pin-stdin",
+    libcli(env, "card", "add", "--no-check", "shared", "--library", "tuni", "--number", "777", "--pin-stdin",
            pin="7777\n")
     libcli(env, "card", "remove", "shared")
     return codes

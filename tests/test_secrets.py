@@ -136,12 +136,18 @@ def test_a_canary_pin_never_leaks_from_any_command(world):
                       "--url", heili.url, "--pin-stdin", stdin=CANARY + "\n").returncode == 0
         assert libcli(env, "card", "add", "pc", "--library", "tallinn", "--number", "55551111",
                       "--url", tallinn.url, "--pin-command", pin_cmd).returncode == 0
+        # The login check of `card add` refuses a wrong PIN (exit 4), then
+        # --no-check keeps the card for the commands below.
         assert libcli(env, "card", "add", "wrong", "--library", "helmet", "--number", "55552222",
-                      "--url", wrong.url, "--pin-stdin", stdin=CANARY + "\n").returncode == 0
+                      "--url", wrong.url, "--pin-stdin", stdin=CANARY + "\n").returncode == 4
+        assert libcli(env, "card", "add", "--no-check", "wrong", "--library", "helmet",
+                      "--number", "55552222", "--url", wrong.url, "--pin-stdin",
+                      stdin=CANARY + "\n").returncode == 0
         assert libcli(env, "card", "add", "gone", "--library", "heili", "--number", "55553333",
                       "--url", "http://127.0.0.1:9", "--pin-stdin",
                       stdin=CANARY + "\n").returncode == 0
-        assert libcli(env, "card", "add", "junk", "--library", "heili", "--number", "55554444",
+        assert libcli(env, "card", "add", "--no-check", "junk", "--library", "heili",
+                      "--number", "55554444",
                       "--url", junk.url, "--pin-stdin", stdin=CANARY + "\n").returncode == 0
         # A second card add with a PIN that fails the check, and a PIN change.
         libcli(env, "card", "pin", "kr", "--pin-stdin", stdin=CANARY + "\n")
@@ -280,12 +286,9 @@ INSECURE_ENV = {"PYTHONHTTPSVERIFY": "0", "LIBCLI_INSECURE": "1", "LIBCLI_VERIFY
                 "REQUESTS_CA_BUNDLE": "", "SSL_NO_VERIFY": "1"}
 
 
-def _ssl_context(client_or_transport) -> ssl.SSLContext:
-    from libcli.transport import H11Transport
-
-    transport = getattr(client_or_transport, "_transport", client_or_transport)
-    assert isinstance(transport, H11Transport)
-    return transport.ssl_context
+def _ssl_contexts(pool) -> list[ssl.SSLContext]:
+    """The contexts of every transport of a pool (httpcore keeps its own)."""
+    return [pool.ssl_context] + [t._pool._ssl_context for t in pool.transports()]
 
 
 def test_tls_verification_is_on_and_no_variable_switches_it_off(monkeypatch):
@@ -293,18 +296,27 @@ def test_tls_verification_is_on_and_no_variable_switches_it_off(monkeypatch):
     from libcli.http import make_client
     from libcli.model import Card
 
+    from libcli.http import Pool
+
     for k, v in INSECURE_ENV.items():
         monkeypatch.setenv(k, v)
-    ctx = _ssl_context(make_client("https://heili.finna.fi"))
-    assert ctx.verify_mode == ssl.CERT_REQUIRED and ctx.check_hostname
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")  # proxied connections verify too
+    for ctx in _ssl_contexts(Pool()):
+        assert ctx.verify_mode == ssl.CERT_REQUIRED and ctx.check_hostname
+    client = make_client("https://heili.finna.fi")
+    assert client._transport._pool._ssl_context.verify_mode == ssl.CERT_REQUIRED
 
     async def shared():
-        card = Card("c", "heili", "1")
-        async with AccountService(pin_source=lambda c: "x").open([card]) as run:
-            return _ssl_context(run.backends["c"].client._transport)
+        cards = [Card("c", "heili", "1"), Card("d", "helmet", "2")]
+        async with AccountService(pin_source=lambda c: "x").open(cards) as run:
+            clients = [run.backends[n].client for n in ("c", "d")]
+            # One pool for the run: both cards' clients hold the same transports.
+            assert clients[0]._transport is clients[1]._transport is run._network.direct
+            return _ssl_contexts(run._network)
 
-    ctx = asyncio.run(shared())
-    assert ctx.verify_mode == ssl.CERT_REQUIRED and ctx.check_hostname
+    contexts = asyncio.run(shared())
+    assert len(contexts) == 3 and len({id(c) for c in contexts}) == 1
+    assert contexts[0].verify_mode == ssl.CERT_REQUIRED and contexts[0].check_hostname
 
 
 def test_no_option_turns_tls_verification_off():
@@ -373,25 +385,23 @@ def test_plain_http_is_refused_except_to_this_machine(memory_keyring):
         assert r.exit_code == 0, (url, r.output)
 
 
-def test_loopback_http_never_loads_the_ca_bundle_and_tls_always_verifies():
+def test_loopback_http_works_and_the_tls_context_verifies_against_real_cas():
     from libcli import http
-    from libcli.transport import H11Transport
 
     async def page(request):
         return HTMLResponse("<p>ok</p>")
 
     server = Serve(Starlette(routes=[Route("/", page)]))
-    transport = H11Transport()
+    pool = http.Pool()
 
     async def fetch():
-        async with http.make_client(server.url, transport=transport) as client:
+        async with http.make_client(server.url, transport=pool) as client:
             return await http.request(client, "GET", "/")
 
     try:
         assert asyncio.run(fetch()).text == "<p>ok</p>"
     finally:
         server.stop()
-    assert transport._ssl_context is None  # tens of ms saved on every demo and test run
-    ctx = transport.ssl_context  # what the first https request gets
+    ctx = pool.ssl_context
     assert ctx.verify_mode == ssl.CERT_REQUIRED and ctx.check_hostname
     assert ctx.cert_store_stats()["x509_ca"] > 0

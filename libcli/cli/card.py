@@ -60,8 +60,10 @@ def card():
 @click.option("--pin-stdin", is_flag=True, help="Read the PIN from the first line of standard input.")
 @click.option("--pin-command", metavar="CMD", help="A shell command whose output is the PIN (no keyring needed).")
 @click.option("--pickup", metavar="LOCATION", help="Default pickup location for holds.")
+@click.option("--no-check", is_flag=True,
+              help="Keep the card without trying the login first (e.g. while offline).")
 @json_option
-def card_add(name, library, number, url, pin_stdin, pin_command, pickup, as_json):
+def card_add(name, library, number, url, pin_stdin, pin_command, pickup, no_check, as_json):
     """Add a card. The PIN is asked for (hidden, twice) and kept in the keyring.
 
     \b
@@ -88,16 +90,20 @@ def card_add(name, library, number, url, pin_stdin, pin_command, pickup, as_json
                pickup=pickup)
     store = cards_mod.CardStore()
     if pin_command:
+        checked = None if no_check else _try_login(new, None)
         stored = store.add(new)
         where = "its PIN command"
     else:
         # Fail before asking for a PIN when there is nowhere to keep it.
         cards_mod.keyring_backend()
         pin = _read_pin(pin_stdin)
+        checked = None if no_check else _try_login(new, pin)
         stored = store.add(new, store_pin=lambda c: cards_mod.store_pin(c, pin),
                            forget_pin=cards_mod.forget_pin)
         where = "the keyring"
-    _done(as_json, stored, f"Added card '{stored.name}' ({library}, {number}); PIN from {where}.")
+    login = {None: "", True: "; the library accepted the login",
+             False: "; the login was not tried: the library did not answer"}[checked]
+    _done(as_json, stored, f"Added card '{stored.name}' ({library}, {number}); PIN from {where}{login}.")
 
 
 def _done(as_json: bool, card_: Card, message: str) -> None:
@@ -106,6 +112,23 @@ def _done(as_json: bool, card_: Card, message: str) -> None:
         output.emit_json({"card": _card_json(card_)})
     else:
         output.info(message)
+
+
+def _try_login(card: Card, pin: str | None) -> bool:
+    """Log in with a card about to be added. A refused login keeps nothing
+    (exit 4); an unreachable library keeps the card (True: accepted, False:
+    not tried)."""
+    from libcli.account import AccountService
+    from libcli.errors import Unreachable
+
+    service = AccountService(pin_source=(lambda c: pin) if pin is not None else None)
+    [result] = service.check_logins([card])
+    if result.ok:
+        return True
+    if isinstance(result.error, Unreachable):
+        output.warn(f"could not check the login: {result.error.message}")
+        return False
+    raise result.error
 
 
 @card.command("pin")
@@ -262,7 +285,7 @@ def card_set(name, pickup, url, pin_command, as_json):
               help="Only this card (repeatable).")
 @json_option
 def card_check(cards, as_json):
-    """Log in with each card to check its number and PIN.
+    """Log in afresh with each card to check its number and PIN.
 
     \b
     Example:
@@ -273,11 +296,7 @@ def card_check(cards, as_json):
 
     selected = CardStore().select(cards)
 
-    async def op(backend):
-        await backend.login()
-        return True
-
-    results = AccountService().run(selected, op)
+    results = AccountService().check_logins(selected)
     if as_json:
         output.emit_json({"cards": [{"card": r.card.name, "ok": r.ok,
                                      "error": output.error_json(r.error) if r.error else None}

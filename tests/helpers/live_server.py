@@ -55,13 +55,14 @@ class LiveServer(Serve):
     """The demo library for one view, built by the test or freshly seeded."""
 
     def __init__(self, view: str, *, library: Library | None = None,
-                 options: Options | None = None, today: date | None = None):
+                 options: Options | None = None, today: date | None = None,
+                 ssl_certfile: str | None = None, ssl_keyfile: str | None = None):
         self.view = view
         self.library = library or build_library(view, Clock(today or date.today()))
         self.options = options or Options()
         self.app = create_app(view, library=self.library, options=self.options,
                               store=Store(None))
-        self._start()
+        self._start(ssl_certfile, ssl_keyfile)
 
     def fault(self, action: str, path: str = "/", **kw) -> Fault:
         rule = Fault(action, path, **kw)
