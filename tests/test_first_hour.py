@@ -276,7 +276,7 @@ def test_calendar_and_card_commands_speak_json(demo, memory_keyring, tmp_path):
     path = tmp_path / "c.ics"
     doc = json.loads(invoke("demo", "calendar", "-o", str(path), "--json").stdout)
     assert doc["path"] == str(path) and path.exists()
-    added = json.loads(invoke("card", "add", "kid", "--library", "heili", "--number", "5",
+    added = json.loads(invoke("card", "add", "--no-check", "kid", "--library", "heili", "--number", "5",
                               "--pin-stdin", "--json", input="1234\n").stdout)
     assert added["card"]["name"] == "kid" and "1234" not in json.dumps(added)
     for args in (["card", "rename", "kid", "kid2"], ["card", "default", "kid2"],
@@ -316,14 +316,14 @@ def terminal(monkeypatch):
 
 
 def test_mismatched_pins_are_asked_again(memory_keyring, terminal):
-    result = invoke("card", "add", "kid", "--library", "heili", "--number", "5",
+    result = invoke("card", "add", "--no-check", "kid", "--library", "heili", "--number", "5",
                     input="1111\n2222\n1234\n1234\n")
     assert "differ" in result.stderr
     assert memory_keyring.store and "1234" in memory_keyring.store.values()
 
 
 def test_three_mismatches_store_nothing(memory_keyring, terminal):
-    result = invoke("card", "add", "kid", "--library", "heili", "--number", "5",
+    result = invoke("card", "add", "--no-check", "kid", "--library", "heili", "--number", "5",
                     input="1\n2\n3\n4\n5\n6\n", expect=1)
     assert "nothing was stored" in result.stderr
     assert memory_keyring.store == {}
