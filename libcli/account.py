@@ -10,6 +10,7 @@ This is the library API the CLI calls; it knows nothing of click.
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Generic, TypeVar
@@ -33,6 +34,9 @@ class _Log:
 
 log = _Log()
 T = TypeVar("T")
+# How long a write waits for another process's write to the same account
+# (a renewal of thirty loans over three pages takes a few seconds).
+LOCK_WAIT_SECONDS = 30.0
 SESSION_VERSION = 1
 SNAPSHOT_VERSION = 1
 
@@ -86,12 +90,22 @@ def load_session(path: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     data = storage.read_cache(path)
     if not isinstance(data, dict) or data.get("version") != SESSION_VERSION:
         return [], {}
+    cookies, state = data.get("cookies", []), data.get("state", {})
+    if not _session_shape_ok(cookies, state):
+        storage.warn(f"discarded the damaged cache file {path}")
+        return [], {}
     from libcli.http import cookie_records
 
-    cookies = data.get("cookies")
-    state = data.get("state")
-    return (cookie_records(cookies if isinstance(cookies, list) else []),
-            dict(state) if isinstance(state, dict) else {})
+    return cookie_records(cookies), dict(state)
+
+
+def _session_shape_ok(cookies: Any, state: Any) -> bool:
+    """Valid JSON with the wrong inside (cookies not name/value strings, state
+    not an object) is as damaged as bad JSON: the card logs in afresh."""
+    return isinstance(state, dict) and isinstance(cookies, list) and all(
+        isinstance(c, dict) and isinstance(c.get("name"), str) and isinstance(c.get("value"), str)
+        and isinstance(c.get("domain") or "", str) and isinstance(c.get("path") or "/", str)
+        for c in cookies)
 
 
 def save_session(path: Path, cookies, state: dict[str, Any],
@@ -106,7 +120,7 @@ def save_session(path: Path, cookies, state: dict[str, Any],
     data = {"version": SESSION_VERSION, "cookies": jar, "state": state}
     if unchanged_from is not None and _same_json(data, unchanged_from):
         return
-    storage.write_json(path, data)
+    storage.write_cache(path, data)  # a cache that cannot be written is a warning
 
 
 def _same_json(a: Any, b: Any) -> bool:
@@ -134,23 +148,39 @@ def snapshot_path(card_name: str) -> Path:
 
 def save_snapshot(card: Card, *, loans: list[Loan] | None = None,
                   holds: list[Hold] | None = None, today: date | None = None) -> None:
-    """Keep the last successful view of an account, for completion and --offline."""
+    """Keep the last successful view of an account, for completion and --offline.
+    A snapshot that cannot be written is a warning: the command's result stands."""
+    from libcli.errors import ConfigError
+
     path = snapshot_path(card.name)
-    with storage.locked(path):
-        data = storage.read_cache(path) or {}
-        # Valid JSON of another shape (a list, a string) is as damaged as bad JSON.
-        if not isinstance(data, dict) or data.get("version") != SNAPSHOT_VERSION:
-            data = {"version": SNAPSHOT_VERSION}
-        before = dict(data)
-        data["card"] = card.name
-        data["fetched"] = (today or date.today()).isoformat()
-        if loans is not None:
-            data["loans"] = [loan.to_dict() | {"key": loan.key} for loan in loans]
-        if holds is not None:
-            data["holds"] = [hold.to_dict() | {"key": hold.key} for hold in holds]
-        if _same_json(data, before):
-            return  # nothing new since the last run: no write (and no fsync)
-        storage.write_json(path, data)
+    try:
+        storage.check_cache_dirs(path)
+        with storage.locked(path):
+            _update_snapshot(path, card, loans, holds, today)
+    except ConfigError as exc:
+        storage.warn(exc.message)
+
+
+def _update_snapshot(path: Path, card: Card, loans, holds, today) -> None:
+    data = storage.read_cache(path) or {}
+    # Valid JSON of another shape (a list, a string) is as damaged as bad JSON.
+    if not isinstance(data, dict) or data.get("version") != SNAPSHOT_VERSION:
+        data = {"version": SNAPSHOT_VERSION}
+    before = dict(data)
+    data["card"] = card.name
+    data["fetched"] = (today or date.today()).isoformat()
+    # What a library wrote (titles, reasons) is cleaned of escapes and
+    # PINs as in every file libcli writes; the key (the item's identity)
+    # is kept as the library gave it.
+    from libcli.text import clean_data
+
+    if loans is not None:
+        data["loans"] = [clean_data(loan.to_dict()) | {"key": loan.key} for loan in loans]
+    if holds is not None:
+        data["holds"] = [clean_data(hold.to_dict()) | {"key": hold.key} for hold in holds]
+    if _same_json(data, before):
+        return  # nothing new since the last run: no write (and no fsync)
+    storage.write_cache(path, data)
 
 
 def load_snapshot(card_name: str) -> dict[str, Any]:
@@ -158,6 +188,31 @@ def load_snapshot(card_name: str) -> dict[str, Any]:
     if not isinstance(data, dict) or data.get("version") != SNAPSHOT_VERSION:
         return {}
     return data
+
+
+def snapshot_loans(card: Card) -> list[Loan] | None:
+    """The loans the card's snapshot holds (None: no snapshot with loans).
+    A snapshot whose loans have the wrong shape is the card's ConfigError."""
+    from libcli.errors import ConfigError
+    from libcli.model import Loan, Material
+
+    snap = load_snapshot(card.name)
+    if "loans" not in snap:
+        return None
+    try:
+        return [
+            Loan(card=card.name, key=str(d["key"]), title=str(d["title"]),
+                 author=d.get("author"), due_date=date.fromisoformat(d["due_date"]),
+                 record_id=d.get("record_id"), material=Material.parse(d.get("material")),
+                 renewals_used=int(d.get("renewals_used") or 0),
+                 renewals_limit=d.get("renewals_limit"),
+                 renewable=bool(d.get("renewable", True)),
+                 not_renewable_reason=d.get("not_renewable_reason"))
+            for d in snap["loans"]
+        ]
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ConfigError(f"the saved loans of card '{card.name}' are damaged "
+                          f"({type(exc).__name__}); run `libcli loans` once online") from None
 
 
 # --- running operations --------------------------------------------------------
@@ -228,6 +283,10 @@ class Run:
         self._transports: list[Any] = []
         self._network = None  # one connection pool for every card of the run
         self._demo = None
+        self._locks: dict[str, Any] = {}       # card name -> storage.WriteLock
+        self._seen_writes: dict[str, int | None] = {}
+        self._prefetch: set[str] = set()      # cards that will log in: PIN fetched off-loop
+        self._pins: dict[str, str] = {}
 
     def _transport_for(self, card: Card):
         if card.demo:
@@ -258,18 +317,26 @@ class Run:
         # One deadline for every card's requests: the whole command's.
         deadline = time.monotonic() + http.COMMAND_DEADLINE
 
+        # Temporary files a killed run left (a session's cookies among them).
+        for kind in ("sessions", "snapshots"):
+            storage.clean_stale_temp(storage.cache_dir() / kind)
         for card in self.cards:
             try:
                 consortium = get_consortium(card.library)
                 url = base_url(card, consortium)
                 path = session_path(card, url)
+                # The write count is noted before anything of the account is read.
+                self._locks[card.name] = storage.WriteLock(path)
+                self._seen_writes[card.name] = self._locks[card.name].peek()
                 cookie_list, state = load_session(path)
+                if not cookie_list and not card.demo and self.service._pin_source is None:
+                    self._prefetch.add(card.name)
                 self._loaded[card.name] = {"version": SESSION_VERSION, "cookies": cookie_list,
                                            "state": _copy_json(state)}
                 client = http.make_client(url, transport=self._transport_for(card),
                                           cookies=http.cookie_jar(cookie_list), deadline=deadline)
                 self.backends[card.name] = backend_class(consortium.backend)(
-                    card, consortium, client=client, pin=self.service._pin(card),
+                    card, consortium, client=client, pin=self._pin_of(card),
                     session=state, today=self.service.today, language=self.service.language,
                 )
                 self._clients[card.name] = client
@@ -287,7 +354,7 @@ class Run:
                     save_session(self._paths[name], client.cookies, self.backends[name].session,
                                  unchanged_from=self._loaded.get(name))
             except OSError as exc:
-                log.warning("could not save the session of card %s: %s", name, exc)
+                storage.warn(f"could not save the session of card {name}: {exc.strerror or exc}")
         # Clients share the transports; closing those releases every connection.
         for transport in self._transports:
             await transport.aclose()
@@ -295,6 +362,54 @@ class Run:
 
     def requests(self) -> int:
         return sum(b.requests for b in self.backends.values())
+
+    def _pin_of(self, card: Card) -> Callable[[], str]:
+        source = self.service._pin(card)
+
+        def pin() -> str:
+            fetched = self._pins.pop(card.name, None)
+            return fetched if fetched is not None else source()
+
+        return pin
+
+    async def _fetch_pin(self, card: Card) -> None:
+        """A card without a session will log in: its PIN is fetched in a
+        thread first (a slow PIN command or a hung keyring must not stop
+        the other cards' requests). Backends ask for it synchronously."""
+        if card.name in self._prefetch:
+            from libcli.cards import pin_for_async
+
+            self._prefetch.discard(card.name)
+            self._pins[card.name] = await pin_for_async(card)
+
+    def exclusive(self, card: Card):
+        """Hold the card's account lock across processes for a write (renew,
+        cancel, hold, pay); yields True when another process wrote to the
+        account since this run read it: read again before acting."""
+        import contextlib
+
+        from libcli.errors import LibcliError
+
+        @contextlib.asynccontextmanager
+        async def hold():
+            lock = self._locks.get(card.name)
+            try:
+                changed = await lock.acquire(self._seen_writes.get(card.name), LOCK_WAIT_SECONDS)
+            except TimeoutError:
+                raise LibcliError(f"another libcli is changing the account of card '{card.name}' "
+                                  f"(waited {LOCK_WAIT_SECONDS:g} s); nothing was done",
+                                  hint="try again in a minute") from None
+            except LibcliError as exc:  # the lock file cannot be made: go on unlocked, re-read
+                storage.warn(exc.message)
+                yield True
+                return
+            try:
+                yield changed
+            finally:
+                lock.release()
+                self._seen_writes[card.name] = None  # our own write: read again next time
+
+        return hold()
 
     async def gather(self, op: Callable[[Any], Awaitable[T]], cards: list[Card] | None = None
                      ) -> list[CardResult[T]]:
@@ -307,12 +422,21 @@ class Run:
             backend = self.backends[card.name]
             before = backend.requests
             try:
+                await self._fetch_pin(card)
                 value = await op(backend)
             except LibcliError as exc:
                 self.errors.setdefault(card.name, exc)
                 log.debug("card %s: failed after %d requests: %s", card.name,
                           backend.requests - before, type(exc).__name__)
                 return CardResult(card, error=exc, requests=backend.requests - before)
+            except Exception as exc:  # a bug or a surprise in one card must not hide the others
+                if os.environ.get("LIBCLI_RAISE_ERRORS"):
+                    raise
+                error = LibcliError(f"unexpected error: {type(exc).__name__}: {exc} "
+                                    "(a bug in libcli; rerun with LIBCLI_RAISE_ERRORS=1 "
+                                    "for the traceback)")
+                self.errors.setdefault(card.name, error)
+                return CardResult(card, error=error, requests=backend.requests - before)
             log.debug("card %s: done in %d requests", card.name, backend.requests - before)
             return CardResult(card, value=value, requests=backend.requests - before)
 

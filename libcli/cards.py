@@ -26,6 +26,9 @@ SERVICE = "libcli"
 CONFIG_VERSION = 1
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")
 PIN_COMMAND_TIMEOUT = 30
+# A keyring that does not answer (a locked Secret Service waiting for an
+# unlock prompt nobody sees, a hung D-Bus) fails its card after this long.
+KEYRING_TIMEOUT = 10.0
 
 NO_KEYRING_HINT = (
     "There is no usable keyring on this machine (a server, a container, or cron "
@@ -89,13 +92,23 @@ def _load(path: Path) -> dict[str, Card]:
 
 
 def _save(path: Path, cards: dict[str, Card]) -> None:
-    storage.write_json(
-        path,
-        {
-            "meta": {"version": CONFIG_VERSION, "note": "PINs are not stored here"},
-            "cards": [c.to_dict() for c in cards.values()],
-        },
-    )
+    # Written through a symbolic link to its target (a config kept in a
+    # dotfiles repository stays a link).
+    try:
+        storage.write_json(
+            path,
+            {
+                "meta": {"version": CONFIG_VERSION, "note": "PINs are not stored here"},
+                "cards": [c.to_dict() for c in cards.values()],
+            },
+            follow_symlink=True,
+        )
+    except OSError as exc:
+        raise ConfigError(f"cannot write the config file {path}: {exc.strerror or exc}; "
+                          "nothing was changed",
+                          hint="check that the disk has room and the directory is writable"
+                          ) from None
+
 
 
 class CardStore:
@@ -247,6 +260,10 @@ def keyring_description() -> str:
 
 def store_pin(card: Card, pin: str) -> None:
     backend = keyring_backend()
+    # Noted before it is stored: a process killed right after storing it
+    # leaves a PIN that the index still names, so the next card command
+    # removes it if no card uses it (the keyring cannot list its entries).
+    _index_update(add=keyring_user(card))
     try:
         backend.set_password(SERVICE, keyring_user(card), pin)
     except Exception as exc:  # keyring backends raise many kinds
@@ -257,13 +274,96 @@ def store_pin(card: Card, pin: str) -> None:
 
 
 def forget_pin(card: Card) -> None:
-    if card.pin_command or card.demo:
+    if card.demo:
         return
+    _forget(keyring_user(card))
+
+
+def _forget(user: str) -> None:
+    import keyring.errors
+
     try:
         backend = keyring_backend()
-        backend.delete_password(SERVICE, keyring_user(card))
-    except Exception:  # an entry already gone is fine
-        pass
+        _with_deadline(lambda: backend.delete_password(SERVICE, user), "remove a PIN from")
+    except keyring.errors.PasswordDeleteError:
+        pass  # already gone
+    except Exception:  # a locked or hung keyring: the index keeps the name, a later run retries
+        return
+    _index_update(remove=user)
+
+
+# --- the index of PINs libcli stored ------------------------------------------
+
+
+def index_path() -> Path:
+    return storage.config_dir() / "keyring-index.json"
+
+
+def _index_read() -> list[str]:
+    try:
+        raw = storage.read_json(index_path(), what="keyring index")
+    except ConfigError:
+        return []
+    users = raw.get("users") if isinstance(raw, dict) else None
+    return [u for u in users if isinstance(u, str)] if isinstance(users, list) else []
+
+
+def _index_update(*, add: str | None = None, remove: str | None = None) -> None:
+    """Names only (library:card number, as cards.json has them), never PINs."""
+    path = index_path()
+    try:
+        with storage.locked(path):
+            users = [u for u in _index_read() if u != remove]
+            if add and add not in users:
+                users.append(add)
+            storage.write_json(path, {"version": 1, "note": "keyring entries libcli stored; "
+                                      "no PINs here", "users": users})
+    except (ConfigError, OSError) as exc:
+        if add:  # without the note, a kill could leave a PIN nobody removes
+            raise ConfigError(f"cannot note the PIN in {path}: "
+                              f"{getattr(exc, 'message', None) or exc}") from None
+
+
+def clean_orphan_pins(path: Path | None = None) -> list[str]:
+    """Remove keyring PINs libcli stored for cards no longer in the config
+    (a `card add` killed between storing the PIN and writing the config, a
+    removal whose keyring call failed). Under the config lock, so a `card
+    add` in progress (which holds it) keeps its PIN. Returns the names removed."""
+    if not index_path().exists():
+        return []
+    path = path or config_path()
+    # The common case, no orphan, is answered without taking the lock.
+    if set(_index_read()) <= {keyring_user(c) for c in _load(path).values()}:
+        return []
+    with storage.locked(path):
+        configured = {keyring_user(c) for c in _load(path).values() if not c.demo}
+        orphans = [u for u in _index_read() if u not in configured]
+        for user in orphans:
+            _forget(user)
+    return orphans
+
+
+def _with_deadline(fn: Callable[[], Any], what: str, timeout: float | None = None) -> Any:
+    """Call a keyring function in a daemon thread, giving up after a timeout
+    (a daemon thread: a keyring that never answers cannot hold up exit)."""
+    import concurrent.futures
+    import threading
+
+    future: concurrent.futures.Future = concurrent.futures.Future()
+
+    def work():
+        try:
+            future.set_result(fn())
+        except BaseException as exc:  # handed to the caller
+            future.set_exception(exc)
+
+    threading.Thread(target=work, name="libcli-keyring", daemon=True).start()
+    limit = KEYRING_TIMEOUT if timeout is None else timeout
+    try:
+        return future.result(timeout=limit)
+    except concurrent.futures.TimeoutError:
+        raise PinError(f"the keyring did not answer in {limit:g} s when asked to {what} it",
+                       hint="unlock the keyring, or give the card a --pin-command") from None
 
 
 def pin_for(card: Card) -> str:
@@ -272,13 +372,18 @@ def pin_for(card: Card) -> str:
         from libcli.demo import demo_pin
 
         return demo_pin(card.number)
-    from libcli.redact import register
+    from libcli.redact import no_core_dumps, register
+
+    no_core_dumps()
 
     if card.pin_command:
         return register(_run_pin_command(card))
     backend = keyring_backend()
     try:
-        pin = backend.get_password(SERVICE, keyring_user(card))
+        pin = _with_deadline(lambda: backend.get_password(SERVICE, keyring_user(card)),
+                             f"read card '{card.name}''s PIN from")
+    except PinError:
+        raise
     except Exception as exc:
         raise PinError(f"the keyring could not be read for card '{card.name}' "
                        f"({exc.__class__.__name__})", hint=NO_KEYRING_HINT) from None
@@ -290,12 +395,21 @@ def pin_for(card: Card) -> str:
     return register(pin)
 
 
+async def pin_for_async(card: Card) -> str:
+    """`pin_for` without holding up the event loop: a PIN command may take
+    seconds (pass asking gpg-agent), a keyring may hang; the other cards'
+    requests go on meanwhile."""
+    import asyncio
+
+    return await asyncio.to_thread(pin_for, card)
+
+
 def _run_pin_command(card: Card) -> str:
     import subprocess  # only here: most runs reuse a session and need no PIN
 
     try:
         done = subprocess.run(
-            card.pin_command, shell=True, capture_output=True, text=True,
+            card.pin_command, shell=True, capture_output=True,
             timeout=PIN_COMMAND_TIMEOUT, stdin=subprocess.DEVNULL,
         )
     except subprocess.TimeoutExpired:
@@ -305,7 +419,12 @@ def _run_pin_command(card: Card) -> str:
         # Its output is not shown: it might be the PIN.
         raise PinError(f"the PIN command of card '{card.name}' failed "
                        f"(exit status {done.returncode})")
-    pin = done.stdout.splitlines()[0].strip() if done.stdout.strip() else ""
+    try:
+        out = done.stdout.decode("utf-8")
+    except UnicodeDecodeError:
+        raise PinError(f"the PIN command of card '{card.name}' printed something that is "
+                       "not UTF-8 text") from None
+    pin = out.splitlines()[0].strip() if out.strip() else ""
     if not pin:
         raise PinError(f"the PIN command of card '{card.name}' printed nothing")
     return pin

@@ -1,6 +1,9 @@
 """iCalendar output: an all-day event per loan's due date and per ready
 hold's pickup deadline.
 
+Every text from a library is cleaned (libcli.text.clean): a calendar app
+shows SUMMARY and DESCRIPTION, and `cat` shows the whole file.
+
 UIDs derive from the card and the item, not the date, so re-importing after
 a renewal moves the event instead of adding a second one; SEQUENCE grows
 with each renewal so calendar apps accept the update.
@@ -11,6 +14,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from libcli.model import Hold, HoldStatus, Loan
+from libcli.text import clean
 
 PRODID = "-//libcli//libcli//EN"
 
@@ -26,17 +30,17 @@ def build_calendar(loans: list[Loan], holds: list[Hold], *, now: datetime | None
     cal.add("x-wr-calname", "Library due dates")
     for loan in sorted(loans, key=lambda l: (l.due_date, l.id)):
         ev = Event()
-        ev.add("uid", f"loan-{loan.id}@libcli")
+        ev.add("uid", f"loan-{clean(loan.id)}@libcli")
         ev.add("sequence", loan.renewals_used)
         ev.add("dtstamp", now)
         ev.add("dtstart", loan.due_date)
         ev.add("dtend", loan.due_date + timedelta(days=1))
-        ev.add("summary", f"Due: {loan.title}")
+        ev.add("summary", f"Due: {clean(loan.title)}")
         how = "can be renewed: libcli renew " + loan.id if loan.renewable else \
             f"must be returned ({loan.not_renewable_reason or 'cannot be renewed'})"
-        ev.add("description", f"Card {loan.card}. {how}.")
+        ev.add("description", clean(f"Card {loan.card}. {how}."))
         ev.add("transp", "TRANSPARENT")
-        ev.add_component(_alarm(Alarm, f"Library loan due: {loan.title}", alarm_days))
+        ev.add_component(_alarm(Alarm, f"Library loan due: {clean(loan.title)}", alarm_days))
         cal.add_component(ev)
     for hold in holds:
         if hold.status is not HoldStatus.READY or hold.pickup_by is None:
@@ -46,13 +50,13 @@ def build_calendar(loans: list[Loan], holds: list[Hold], *, now: datetime | None
         ev.add("dtstamp", now)
         ev.add("dtstart", hold.pickup_by)
         ev.add("dtend", hold.pickup_by + timedelta(days=1))
-        ev.add("summary", f"Pick up: {hold.title}")
+        ev.add("summary", f"Pick up: {clean(hold.title)}")
         where = f" at {hold.pickup_location}" if hold.pickup_location else ""
-        ev.add("description", f"Card {hold.card}. Last day to pick up{where}.")
+        ev.add("description", clean(f"Card {hold.card}. Last day to pick up{where}."))
         if hold.pickup_location:
-            ev.add("location", hold.pickup_location)
+            ev.add("location", clean(hold.pickup_location))
         ev.add("transp", "TRANSPARENT")
-        ev.add_component(_alarm(Alarm, f"Pick up: {hold.title}", alarm_days))
+        ev.add_component(_alarm(Alarm, f"Pick up: {clean(hold.title)}", alarm_days))
         cal.add_component(ev)
     return cal.to_ical()
 

@@ -11,6 +11,9 @@ from __future__ import annotations
 import re
 
 from libcli.errors import PageNotUnderstood
+# The parsers' whitespace squash is libcli.text's (one text helper); parsers
+# keep the library's characters, the printers clean them (libcli.text.clean).
+from libcli.text import squash as clean  # noqa: F401
 
 MAX_DEPTH = 2000
 # Tag starts only (C speed); a void element (<br>, <input>) does not nest.
@@ -45,11 +48,6 @@ def _depth_bound(text: str, *, voids: bool = True) -> int:
         bound = max(bound, depth + opens)
         depth = max(depth + opens - closes, 0)
     return bound
-
-
-def clean(text: str | None) -> str:
-    """Collapse all kinds of whitespace (incl. no-break spaces) to one space, and strip."""
-    return " ".join((text or "").split())  # str.split() knows U+00A0 and U+202F
 
 
 def nesting_depth(text: str) -> int:

@@ -8,8 +8,6 @@ e-mail requirement) and explain a refusal in words.
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from msgspec import Struct
 
 from libcli.errors import Refused, UnsafeAddress
@@ -66,24 +64,35 @@ def host_matches(host: str, allowed: str) -> bool:
 
 def check_payment_url(url: str, *, backend_url: str | None = None,
                       consortium: Consortium | None = None) -> str:
-    """The address `pay` opens or prints: https (http only to this machine),
-    never javascript: and the like; and, given the library's address and
-    consortium, on the library's own host or a payment provider the
-    registry names (`payment_hosts`, matched as the host or a subdomain)."""
-    from libcli.http import is_loopback_host
+    """The address `pay` opens or prints, judged as a browser will read it.
 
-    parts = urlsplit(url)
-    safe_scheme = parts.hostname and (
-        parts.scheme == "https"
-        or (parts.scheme == "http" and is_loopback_host(parts.hostname)))
-    if not safe_scheme:
-        raise UnsafeAddress(f"refusing to open the payment address {url[:80]!r}: "
-                            "not an https address")
+    Parsed by the WHATWG URL standard (ada-url), as browsers parse it, not by
+    urllib: `https://evil.example\\@paytrail.com/` is paytrail.com to
+    urlsplit and evil.example to a browser. Refused: anything but https (plain
+    http only to this machine: the demo library), backslashes, user info,
+    control, space or invisible characters (which browsers drop or rewrite
+    before parsing), an address without a host. Given the library's address
+    and consortium, the host must also be the library's own or a payment
+    provider the registry names (`payment_hosts`, the host or a subdomain).
+    The error names the reason, never the address (it may be an attack)."""
+    from libcli.http import is_loopback_host
+    from libcli.text import strip_unsafe
+
+    if ("\\" in url or url != url.strip() or any(ch.isspace() for ch in url)
+            or strip_unsafe(url) != url):
+        _refuse("it contains a backslash, a space or control characters")
+    parts = _whatwg(url)
+    if parts is None:
+        _refuse("it is not a valid address")
+    scheme, host = parts["protocol"].rstrip(":"), parts["hostname"].rstrip(".")
+    if not host or not (scheme == "https" or (scheme == "http" and is_loopback_host(host))):
+        _refuse("not an https address")
+    if parts["username"] or parts["password"]:
+        _refuse("it carries a user name or password (`user@host`)")
     if backend_url is None and consortium is None:
         return url
-    host = parts.hostname or ""
-    library = urlsplit(backend_url).hostname if backend_url else None
-    if library and host.lower() == library.lower():
+    library = _whatwg(backend_url) if backend_url else None
+    if library and host == library["hostname"].rstrip("."):
         return url
     allowed = consortium.payment_hosts if consortium is not None else ()
     if any(host_matches(host, a) for a in allowed):
@@ -93,6 +102,20 @@ def check_payment_url(url: str, *, backend_url: str | None = None,
         f"refusing to open the payment address on {host}: it is neither the library's "
         f"host nor a known payment provider (known: {known})",
         hint="nothing was paid; if the library changed its provider, report it to libcli")
+
+
+def _whatwg(url: str) -> dict | None:
+    import ada_url
+
+    try:
+        return ada_url.parse_url(url)
+    except ValueError:
+        return None
+
+
+def _refuse(why: str):
+    raise UnsafeAddress(f"refusing to open the payment address the library sent: {why}",
+                        hint="nothing was paid; report it to the library and to libcli")
 
 
 def bank_transfer_text(transfer: BankTransfer, amount: Money | None, library_name: str) -> str:

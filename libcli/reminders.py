@@ -11,6 +11,7 @@ from msgspec import Struct, field
 
 from libcli.model import Balance, DueStatus, Hold, HoldStatus, Loan, Money
 from libcli.policy import Consortium, borrowing_block, debt_from_earlier_year
+from libcli.text import clean as _clean
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -79,8 +80,9 @@ def build_digest(accounts: list[CardAccount], today: date, within: int | None = 
     return digest
 
 
-def digest_text(digest: Digest, today: date, clean=str) -> str:
-    """Plain text, short, for a cron mail."""
+def digest_text(digest: Digest, today: date, clean=_clean) -> str:
+    """Plain text, short, for a cron mail; every library's string cleaned
+    (titles, places, the library's reason a loan cannot be renewed)."""
     out: list[str] = []
     if digest.overdue:
         out.append("Overdue:")
@@ -89,22 +91,22 @@ def digest_text(digest: Digest, today: date, clean=str) -> str:
             fee = ""
             if loan.estimated_fee is not None and loan.estimated_fee.cents:
                 fee = f", estimated fee {loan.estimated_fee}"
-            out.append(f"  {clean(loan.title)} ({loan.card}) was due {_day(loan.due_date)}, "
-                       f"{late} day{'s' if late != 1 else ''} late{fee}; {action}")
+            out.append(f"  {clean(loan.title)} ({clean(loan.card)}) was due {_day(loan.due_date)}, "
+                       f"{late} day{'s' if late != 1 else ''} late{fee}; {clean(action)}")
     if digest.due:
         out.append("Due soon:")
         for loan, action in digest.due:
             days = (loan.due_date - today).days
             when = "today" if days == 0 else "tomorrow" if days == 1 else f"in {days} days"
-            out.append(f"  {clean(loan.title)} ({loan.card}) due {_day(loan.due_date)} ({when}); {action}")
+            out.append(f"  {clean(loan.title)} ({clean(loan.card)}) due {_day(loan.due_date)} ({when}); {clean(action)}")
     if digest.ready:
         out.append("Ready for pickup:")
         for hold in digest.ready:
             by = f", pick up by {_day(hold.pickup_by)}" if hold.pickup_by else ""
             where = f" at {clean(hold.pickup_location)}" if hold.pickup_location else ""
-            out.append(f"  {clean(hold.title)} ({hold.card}){where}{by}")
+            out.append(f"  {clean(hold.title)} ({clean(hold.card)}){where}{by}")
     if digest.fees:
         out.append("Fees:")
         for card, total, warnings in digest.fees:
-            out.append(f"  {card}: {total}; {'; '.join(warnings)}; pay with: libcli pay --card {card}")
+            out.append(f"  {clean(card)}: {total}; {clean('; '.join(warnings))}; pay with: libcli pay --card {card}")
     return "\n".join(out)

@@ -1,49 +1,50 @@
 """Where libcli keeps its files, and how it writes them safely.
 
-- Directories come from platformdirs, overridable with LIBCLI_CONFIG_DIR,
+- Directories come from platformdirs (user_config_dir, user_cache_dir,
+  user_data_dir for "libcli"), overridable with LIBCLI_CONFIG_DIR,
   LIBCLI_CACHE_DIR and LIBCLI_DATA_DIR (tests, scripts, several profiles).
 - Files are written atomically (temporary file in the same directory, fsync,
   rename) with mode 0600 in 0700 directories, so a killed process leaves the
   previous version intact and no other user can read a session cookie.
+  Temporary files are named `.NAME.XXXXXXXX.libcli-tmp`; ones a killed
+  process left behind (older than a minute) are removed by the next write in
+  their directory and by `clean_stale_temp`.
 - A file with looser permissions is warned about, not silently used.
+- Caches and lock files are never reached through a symbolic link
+  (O_NOFOLLOW, as git does for its lock files), and a cache directory that
+  other users can write to, or that another user owns, is not used. The
+  config file may be a symbolic link (dotfiles): it is written through the
+  link to its target.
 - Writers of the same file serialise on an flock'ed lock file.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
+import re
 import stat
 import sys
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
 from libcli.errors import ConfigError
 
 APP = "libcli"
-
-
-# Where the XDG base-directory defaults apply, as every platformdirs version
-# computes them on Linux: $HOME/.config, .cache, .local/share.
-_XDG_DEFAULTS = {"config": ("XDG_CONFIG_HOME", ".config"), "cache": ("XDG_CACHE_HOME", ".cache"),
-                 "data": ("XDG_DATA_HOME", ".local/share")}
+TMP_SUFFIX = ".libcli-tmp"
+STALE_TMP_SECONDS = 60
+# Temporary files of earlier versions (tempfile.mkstemp's random part, ".tmp").
+_OLD_TMP = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp$")
 
 
 def _dir(kind: str) -> Path:
     override = os.environ.get(f"LIBCLI_{kind.upper()}_DIR")
     if override:
         return Path(override)
-    # The common case on Linux, answered without importing platformdirs (its
-    # Unix module brings tempfile, pathlib helpers and more: ~10 ms at every
-    # start). Anything else (an XDG variable set, another system, Android, an
-    # odd HOME) is platformdirs' to decide.
-    var, default = _XDG_DEFAULTS[kind]
-    home = os.environ.get("HOME", "")
-    if (sys.platform == "linux" and not os.environ.get(var) and home.startswith("/")
-            and not hasattr(sys, "getandroidapilevel") and "ANDROID_DATA" not in os.environ):
-        return Path(home.rstrip("/") or "/", default, APP)
     import platformdirs
 
     return Path(getattr(platformdirs, f"user_{kind}_dir")(APP))
@@ -59,6 +60,20 @@ def cache_dir() -> Path:
 
 def data_dir() -> Path:
     return _dir("data")
+
+
+_said: set[str] = set()
+
+
+def warn(message: str) -> None:
+    """A warning on stderr, once per message per process (a cache that cannot
+    be written is worth one line, not one per card)."""
+    if message in _said:
+        return
+    _said.add(message)
+    from libcli.text import clean
+
+    print(f"libcli: warning: {clean(message)}", file=sys.stderr)
 
 
 def ensure_dir(path: Path) -> Path:
@@ -97,11 +112,38 @@ def check_permissions(path: Path) -> None:
         )
 
 
-def atomic_write(path: Path, text: str) -> None:
-    ensure_dir(path.parent)
-    import tempfile
+def clean_stale_temp(directory: Path, *, older_than: float = STALE_TMP_SECONDS) -> int:
+    """Remove temporary files a killed libcli left in `directory` (older than
+    a minute, so a write in progress in another process is left alone)."""
+    removed = 0
+    cutoff = time.time() - older_than
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return 0
+    for entry in entries:
+        name = entry.name
+        if not name.startswith(".") or not (name.endswith(TMP_SUFFIX) or _OLD_TMP.match(name)):
+            continue
+        try:
+            if entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                os.unlink(entry.path)
+                removed += 1
+        except OSError:
+            pass
+    return removed
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+
+def atomic_write(path: Path, text: str, *, follow_symlink: bool = False) -> None:
+    """Replace `path` with `text` atomically (0600). A symbolic link at `path`
+    is replaced by the file, never followed, unless `follow_symlink` (the
+    config file kept in a dotfiles repository): then its target is written."""
+    if follow_symlink and path.is_symlink():
+        path = Path(os.path.realpath(path))
+    ensure_dir(path.parent)
+    clean_stale_temp(path.parent)
+    tmp = path.parent / f".{path.name}.{os.urandom(4).hex()}{TMP_SUFFIX}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             os.fchmod(fh.fileno(), 0o600)
@@ -121,16 +163,30 @@ def atomic_write(path: Path, text: str) -> None:
             os.close(dirfd)
 
 
-def write_json(path: Path, data: Any) -> None:
-    atomic_write(path, json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+def write_json(path: Path, data: Any, *, follow_symlink: bool = False) -> None:
+    atomic_write(path, json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
+                 follow_symlink=follow_symlink)
+
+
+def _open_lock(path: Path) -> int:
+    """The lock file for `path` (`path.lock`), created 0600, never through a
+    symbolic link: a planted link would make libcli create or truncate its
+    target. Errors are ConfigError naming the file."""
+    lock = path.with_name(path.name + ".lock")
+    try:
+        ensure_dir(path.parent)
+        return os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ConfigError(f"the lock file {lock} is a symbolic link; libcli does not "
+                              "follow it", hint=f"remove it: rm {lock}") from None
+        raise ConfigError(f"cannot create the lock file {lock}: {exc.strerror}") from None
 
 
 @contextlib.contextmanager
 def locked(path: Path) -> Iterator[None]:
     """Hold an exclusive lock on `path.lock` (blocking) for a read-modify-write."""
-    ensure_dir(path.parent)
-    lock = path.with_name(path.name + ".lock")
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = _open_lock(path)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
@@ -139,17 +195,133 @@ def locked(path: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def read_json(path: Path, *, what: str) -> Any | None:
+class WriteLock:
+    """An account's lock across processes (`path.lock`), which also counts
+    the writes made under it: a process notes the count before it reads the
+    account (`peek`), and finds under the lock whether another process wrote
+    since (`acquire` returns True then), so that it reads again instead of
+    acting on what it read before (a renewal used twice).
+
+    The wait is bounded and polls without blocking the event loop: the other
+    cards of the run go on."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._fd: int | None = None
+
+    def peek(self) -> int | None:
+        """The write count now; None when a writer holds the lock (what is
+        read now may change under us) or the lock cannot be read."""
+        lock = self.path.with_name(self.path.name + ".lock")
+        try:
+            fd = os.open(lock, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return 0
+        except OSError:
+            return None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return None
+            return _count(fd)
+        finally:
+            os.close(fd)
+
+    async def acquire(self, seen: int | None, timeout: float) -> bool:
+        """Take the lock (waiting at most `timeout` seconds, else TimeoutError);
+        True when the account may have changed since `seen` was peeked."""
+        import asyncio
+
+        fd = _open_lock(self.path)
+        deadline = time.monotonic() + timeout
+        delay = 0.01
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    os.close(fd)
+                    raise TimeoutError(str(self.path)) from None
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 0.2)
+        self._fd = fd
+        return seen is None or _count(fd) != seen
+
+    def release(self) -> None:
+        """Count this write and let the next writer in."""
+        fd, self._fd = self._fd, None
+        if fd is None:
+            return
+        try:
+            data = str(_count(fd) + 1).encode()
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, data, 0)
+        except OSError:
+            pass  # a full disk: the next writer reads again (count unreadable)
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+
+def _count(fd: int) -> int:
+    try:
+        return int(os.pread(fd, 32, 0) or b"0")
+    except (OSError, ValueError):
+        return -1
+
+
+def check_private_dir(path: Path) -> None:
+    """Refuse a cache directory that other users may write to, or that
+    another user owns (followed if it is a symbolic link): they could plant
+    or swap session files there. ConfigError names the directory."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise ConfigError(f"cannot use the cache directory {path}: {exc.strerror}") from None
+    where = f"{path}" + (f" (a link to {os.path.realpath(path)})" if path.is_symlink() else "")
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise ConfigError(f"the cache directory {where} is writable by other users "
+                          f"(mode {stat.S_IMODE(st.st_mode):04o}); libcli does not use it",
+                          hint=f"run: chmod 700 {path}")
+    if hasattr(os, "geteuid") and st.st_uid != os.geteuid():
+        raise ConfigError(f"the cache directory {where} belongs to another user "
+                          f"(uid {st.st_uid}); libcli does not use it")
+
+
+def check_cache_dirs(path: Path) -> None:
+    root = cache_dir()
+    d = path.parent
+    while True:
+        check_private_dir(d)
+        if d == root or root not in d.parents:
+            break
+        d = d.parent
+
+
+def read_json(path: Path, *, what: str, follow_symlink: bool = True) -> Any | None:
     """Read a JSON file libcli owns; None when it does not exist.
 
     A file that is unreadable or not JSON raises ConfigError naming it; the
-    file is left as it is for the person to inspect.
+    file is left as it is for the person to inspect. Without
+    `follow_symlink` (caches), a symbolic link is not followed.
     """
     try:
-        text = path.read_text("utf-8")
+        flags = os.O_RDONLY | os.O_CLOEXEC | (0 if follow_symlink else os.O_NOFOLLOW)
+        fd = os.open(path, flags)
+        with os.fdopen(fd, "rb") as fh:
+            text = fh.read().decode("utf-8")
     except FileNotFoundError:
         return None
-    except (PermissionError, IsADirectoryError, UnicodeDecodeError) as exc:
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ConfigError(f"the {what} {path} is a symbolic link; libcli does not "
+                              "follow it") from None
+        raise ConfigError(f"cannot read the {what} {path}: {exc.__class__.__name__}") from None
+    except UnicodeDecodeError as exc:
         raise ConfigError(f"cannot read the {what} {path}: {exc.__class__.__name__}") from None
     check_permissions(path)
     try:
@@ -163,12 +335,33 @@ def read_json(path: Path, *, what: str) -> Any | None:
 
 
 def read_cache(path: Path) -> Any | None:
-    """Read a cache file; a damaged cache is discarded (it is rebuilt)."""
+    """Read a cache file; a damaged cache is discarded (it is rebuilt). A
+    cache in a directory others can write to is not read (a warning)."""
     try:
-        data = read_json(path, what="cache file")
+        check_cache_dirs(path)
+    except ConfigError as exc:
+        warn(exc.message)
+        return None
+    try:
+        data = read_json(path, what="cache file", follow_symlink=False)
     except ConfigError:
         with contextlib.suppress(OSError):
             path.unlink()
-        print(f"libcli: warning: discarded the damaged cache file {path}", file=sys.stderr)
+        warn(f"discarded the damaged cache file {path}")
         return None
     return data
+
+
+def write_cache(path: Path, data: Any) -> bool:
+    """Write a cache file; a cache that cannot be written (a full disk, a
+    read-only or unsafe directory) is a warning, never a failed command:
+    the result the person asked for is still printed. True when written."""
+    try:
+        check_cache_dirs(path)
+        write_json(path, data)
+        return True
+    except ConfigError as exc:
+        warn(exc.message)
+    except OSError as exc:
+        warn(f"could not write the cache file {path}: {exc.strerror or exc}")
+    return False

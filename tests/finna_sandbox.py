@@ -17,7 +17,7 @@ from libcli.sandbox.seed import DEMO_PATRONS, build_library
 from libcli.sandbox.store import Store
 
 TODAY = date(2025, 3, 10)
-VIEWS = ("heili", "tuni", "helmet")
+VIEWS = ("heili", "helmet")  # tuni moved to Primo VE (Andor): tests/test_primo_backend.py
 LANGS = ("fi", "sv", "en-gb")
 VARIANTS = ("2024", "2025")
 BASE = "http://127.0.0.1:8000"

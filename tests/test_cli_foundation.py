@@ -41,7 +41,7 @@ def test_libraries_json():
     assert data["heili"]["online_payment_minimum_cents"] == 65
     assert data["tuni"]["online_payment_minimum_cents"] == 300
     assert data["tallinn"]["online_payment_minimum_cents"] is None
-    assert {d["backend"] for d in data.values()} == {"finna", "webpac"}
+    assert {d["backend"] for d in data.values()} == {"finna", "primo", "webpac"}
     assert all(d["url"].startswith("https://") for d in data.values())
 
 

@@ -428,3 +428,90 @@ def test_one_of_four_cards_unreachable_the_other_three_are_shown(servers, memory
     for name in ("heili", "tuni", "helmet"):
         assert name in table.stdout
     assert "gone" not in table.stdout
+
+
+# --- Primo VE (Andor), faked with respx: the same rules through the JSON backend -------------
+
+PRIMO = "https://andor.tuni.fi"
+PRIMO_FIXTURES = __import__("pathlib").Path(__file__).parent / "fixtures" / "primo"
+PRIMO_ACCOUNT = "/primaws/rest/priv/myaccount/"
+PRIMO_IAT = 1764633600  # the fixture token's issue time
+
+
+def _primo(name):
+    return httpx.Response(200, json=json.loads((PRIMO_FIXTURES / name).read_text("utf-8")))
+
+
+def _primo_backend():
+    from libcli.backends import primo_json as pj
+    from libcli.backends.primo import PrimoBackend
+    from libcli.model import Card
+    from libcli.policy import consortia
+
+    conf = pj.read_config(json.loads((PRIMO_FIXTURES / "config_vu1_password_and_haka.json")
+                                     .read_text("utf-8")))
+    token = pj.token_from_login(json.loads((PRIMO_FIXTURES / "login_ok_quoted_jwt.json")
+                                           .read_text("utf-8")))
+    session = {"primo": {"view": "358FIN_TAMPO:VU1", "fetched": PRIMO_IAT,
+                         "config": conf.to_session()},
+               "jwt": token, "jwt_exp": PRIMO_IAT + 86400}
+    b = PrimoBackend(Card("t", "tuni", "2000123"), consortia()["tuni"],
+                     client=http.make_client(PRIMO), pin=lambda: "pw", session=session,
+                     today=date(2025, 12, 2))
+    b.clock = lambda: PRIMO_IAT + 60
+    return b
+
+
+def _fault(action):
+    return httpx.Response(500) if action == "error" else httpx.RemoteProtocolError("dropped")
+
+
+@pytest.mark.parametrize("action", ["error", "drop"])
+def test_primo_read_that_fails_twice_is_retried_and_answers(action):
+    import asyncio
+
+    import respx
+
+    with respx.mock(base_url=PRIMO, assert_all_called=True) as mock:
+        route = mock.get(PRIMO_ACCOUNT + "fines").mock(side_effect=[
+            _fault(action), _fault(action), _primo("fines_one_overdue_fi.json")])
+        balance = asyncio.run(_primo_backend().fees())
+    assert route.call_count == 3 and balance.total.cents == 430
+
+
+@pytest.mark.parametrize("action", ["error", "drop"])
+def test_primo_renew_post_without_an_answer_is_sent_once_and_the_loans_are_read(action):
+    import asyncio
+
+    import respx
+
+    b = _primo_backend()
+    with respx.mock(base_url=PRIMO, assert_all_called=True) as mock:
+        reads = mock.get(PRIMO_ACCOUNT + "loans").mock(side_effect=[
+            _primo("loans_three.json"), _primo("loans_three.json")])
+        post = mock.post(PRIMO_ACCOUNT + "renew_loans").mock(side_effect=[_fault(action)])
+
+        async def go():
+            loans = await b.loans()
+            return await b.renew(loans[:1])
+
+        [result] = asyncio.run(go())
+    assert post.call_count == 1 and reads.call_count == 2
+    assert result.renewed is False and "look again" in result.message
+
+
+def test_primo_login_post_is_never_repeated_after_a_dropped_answer():
+    import asyncio
+
+    import respx
+
+    from libcli.errors import Unreachable
+
+    b = _primo_backend()
+    b.session.pop("jwt")
+    with respx.mock(base_url=PRIMO, assert_all_called=True) as mock:
+        login = mock.post("/primaws/suprimaLogin").mock(
+            side_effect=httpx.RemoteProtocolError("dropped"))
+        with pytest.raises(Unreachable) as err:
+            asyncio.run(b.holds())
+    assert login.call_count == 1 and "outcome is unknown" in err.value.message

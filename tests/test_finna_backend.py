@@ -1,5 +1,5 @@
-"""The Finna backend against the demo library: every operation, for heili,
-tuni and helmet, in fi / sv / en-gb and both markup variants (in-process
+"""The Finna backend against the demo library: every operation, for heili
+and helmet, in fi / sv / en-gb and both markup variants (in-process
 through ASGITransport), plus a few runs over a real socket."""
 
 from __future__ import annotations
@@ -107,12 +107,8 @@ def test_fees_match_the_library(view, lang, variant):
     assert sorted(f.amount.cents for f in balance.items) == sorted(
         f.amount_cents for f in lib.fees_of(card))
     assert sorted(f.fee_type for f in balance.items) == sorted(f.fee_type for f in lib.fees_of(card))
-    if view == "tuni":  # a replacement fee blocks online payment
-        assert not balance.online_payment_offered and balance.site_reason
-        assert [f.payable_online for f in balance.items if f.fee_type == "replacement"] == [False]
-    else:
-        assert balance.online_payment_offered
-        assert balance.minimum_online is not None
+    assert balance.online_payment_offered
+    assert balance.minimum_online is not None
     assert not balance.payment_in_progress
 
 
@@ -182,7 +178,7 @@ def test_renew_a_loan_that_was_returned_meanwhile():
 
 
 def test_renew_after_the_session_expired_logs_in_once_transparently():
-    d = demo("tuni", language="en-gb")
+    d = demo("heili", language="en-gb")
     b = d.backend()
     loans = run(b.loans())
     d.expire_sessions()
@@ -278,8 +274,7 @@ def test_place_hold_on_a_quick_loan_is_refused():
 # --- payment ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("view, lang, variant", [c for c in ALL if c[0] != "tuni"],
-                         ids=[i for i in IDS if not i.startswith("tuni")])
+@pytest.mark.parametrize("view, lang, variant", ALL, ids=IDS)
 def test_start_payment_and_its_registration(view, lang, variant):
     d = demo(view, language=lang, variant=variant)
     b = d.backend()
@@ -312,15 +307,6 @@ def d_base() -> str:
     from tests.finna_sandbox import BASE
 
     return BASE
-
-
-def test_payment_refused_for_a_replacement_fee_at_tuni():
-    d = demo("tuni")
-    b = d.backend()
-    balance = run(b.fees())
-    with pytest.raises(Refused) as err:
-        run(b.start_payment(balance))
-    assert balance.site_reason and balance.site_reason in str(err.value)
 
 
 def test_payment_refused_below_the_minimum_and_without_e_mail():
@@ -378,7 +364,7 @@ def test_saved_session_cookies_are_reused_without_the_pin():
 
 
 def test_explicit_login():
-    d = demo("tuni")
+    d = demo("heili")
     b = d.backend()
     run(b.login())
     assert b.requests == 2 and b._pin.calls == 1  # the form, the post (200, no follow-up)
@@ -457,9 +443,9 @@ def socket_backend(view: str, url: str) -> FinnaBackend:
 
 
 @pytest.mark.socket
-@pytest.mark.parametrize("server", [("heili", "2024", "fi"), ("tuni", "2025", "en-gb"),
+@pytest.mark.parametrize("server", [("heili", "2024", "fi"), ("heili", "2025", "en-gb"),
                                     ("helmet", "2025", "sv")], indirect=True,
-                         ids=["heili-2024-fi", "tuni-2025-en", "helmet-2025-sv"])
+                         ids=["heili-2024-fi", "heili-2025-en", "helmet-2025-sv"])
 def test_every_operation_over_a_real_socket(server):
     view, url = server
 
@@ -531,7 +517,7 @@ def test_the_pin_never_reaches_the_log(caplog):
     import logging
 
     caplog.set_level(logging.DEBUG)
-    d = demo("tuni")
+    d = demo("heili")
     b = d.backend(pin="7319-never-logged")
     d.library.patrons[d.main_card()].pin = "7319-never-logged"
     run(b.loans())

@@ -1,6 +1,6 @@
 """The installed `libcli` command, pointed with --url at the demo library
-served on a real 127.0.0.1 socket: heili, tuni and helmet over Finna,
-tallinn over WebPAC. Each command runs as its own process, as in a script."""
+served on a real 127.0.0.1 socket: heili and helmet over Finna, tuni over
+Primo VE, tallinn over WebPAC. Each command runs as its own process, as in a script."""
 
 from __future__ import annotations
 

@@ -136,3 +136,38 @@ def test_remove_refuses_while_a_card_uses_it(memory_keyring):
 
 def _card_add_has_no_check() -> bool:
     return "--no-check" in invoke("card", "add", "--help").output
+
+
+@pytest.mark.parametrize("variant, order", [("sierra51,eng,mdy", "mdy"),
+                                            ("sierra53,eng,ymd", "ymd")])
+def test_a_user_added_webpac_library_reads_dates_in_its_order(variant, order, memory_keyring):
+    from datetime import date
+
+    from libcli.sandbox.app import Options
+
+    server = LiveServer("tallinn", options=Options(webpac_variant=variant))
+    try:
+        added = invoke("library", "add", "abroad", "--backend", "webpac", "--url", server.url,
+                       "--date-order", order, "--language", "eng")
+        assert added.exit_code == 0, added.output
+        patron = _patron("tallinn")
+        assert invoke("card", "add", "me", "--library", "abroad", "--number", patron.card,
+                      "--pin-stdin", input=patron.pin + "\n").exit_code == 0
+        loans = invoke("loans", "--json")
+        assert loans.exit_code == 0, loans.output
+        got = sorted(date.fromisoformat(l["due_date"])
+                     for l in json.loads(loans.stdout)["loans"])
+        want = sorted(loan.due_date for loan in server.library.loans_of(patron.card))
+        assert got == want  # every date read in the site's own order
+        if order != "mdy":
+            return  # yy-mm-dd read as dd-mm-yy is a valid date too: nothing to catch
+        # A month-first site read day-first is an error, never a silent guess.
+        assert invoke("library", "add", "wrong", "--backend", "webpac", "--url", server.url,
+                      "--date-order", "dmy", "--language", "eng").exit_code == 0
+        assert invoke("card", "add", "--no-check", "w", "--library", "wrong", "--number",
+                      patron.card, "--pin-stdin", input=patron.pin + "\n").exit_code == 0
+        wrong = invoke("loans", "--card", "w")
+        assert wrong.exit_code == 6, wrong.output
+        assert "date" in wrong.stderr
+    finally:
+        server.stop()

@@ -39,14 +39,14 @@ def csrf(response: httpx.Response) -> str:
 
 @pytest.mark.socket
 def test_real_server_login_over_a_socket(server, tmp_path):
-    s = server("--view", "tuni", "--state", str(tmp_path / "state.sqlite"))
-    assert s.cards == [(p.card, p.pin, p.view) for p in DEMO_PATRONS if p.view == "tuni"]
+    s = server("--view", "heili", "--state", str(tmp_path / "state.sqlite"))
+    assert s.cards == [(p.card, p.pin, p.view) for p in DEMO_PATRONS if p.view == "heili"]
     card, pin, _ = s.cards[0]
     with httpx.Client(base_url=s.url, follow_redirects=False, timeout=10) as c:
         page = c.get("/MyResearch/CheckedOut")
         assert "template-name-login" in page.text
         r = c.post("/MyResearch/Home", data={"csrf": csrf(page), "auth_method": "MultiILS",
-                                             "target": "tuni", "username": card, "password": pin,
+                                             "target": "heili", "username": card, "password": pin,
                                              "processLogin": "x"})
         assert r.status_code == 302 and r.headers["location"] == "/MyResearch/CheckedOut"
         assert "PHPSESSID" in c.cookies

@@ -247,6 +247,69 @@ def test_no_exception_carries_the_pin(fault, monkeypatch):
         server.stop()
 
 
+PRIMO = "https://andor.tuni.fi"
+
+
+def _primo_answer(name: str):
+    import json
+
+    import httpx
+
+    return httpx.Response(200, json=json.loads((HERE / "fixtures" / "primo" / name).read_text()))
+
+
+@pytest.mark.parametrize("fault", ["wrong_pin", "drop_answer", "error", "drop", "junk", "ok"])
+def test_no_exception_or_log_line_carries_the_pin_or_the_token_on_primo_ve(fault, caplog,
+                                                                         monkeypatch):
+    """Andor's login faked with respx (tests/fixtures/primo): the PIN goes
+    only into the login post, the token only into the Authorization header;
+    neither reaches an exception, its traceback or a -vv log line."""
+    import logging
+
+    import httpx
+    import respx
+
+    from libcli import http
+    from libcli.backends import primo_json
+    from libcli.backends.primo import PrimoBackend
+    from libcli.model import Card
+    from libcli.policy import consortia
+
+    monkeypatch.setattr(http, "BACKOFF_SECONDS", 0.0)
+    token = primo_json.token_from_login(
+        __import__("json").loads((HERE / "fixtures" / "primo" / "login_ok_quoted_jwt.json").read_text()))
+    login = {"wrong_pin": httpx.Response(401), "error": httpx.Response(500),
+             "junk": httpx.Response(200, html="<html><h1>We have moved!</h1></html>"),
+             "drop": httpx.ConnectError("refused"),
+             "drop_answer": httpx.RemoteProtocolError("dropped")}.get(
+        fault, _primo_answer("login_ok_quoted_jwt.json"))
+
+    async def go():
+        async with http.make_client(PRIMO) as client:
+            backend = PrimoBackend(Card("c", "tuni", "55550000"), consortia()["tuni"],
+                                   client=client, pin=lambda: CANARY)
+            backend.clock = lambda: 1764633600 + 60  # the fixture token's lifetime
+            await backend.loans()
+
+    caplog.set_level(logging.DEBUG)
+    with respx.mock(base_url=PRIMO, assert_all_called=True) as mock:
+        mock.get("/primaws/rest/pub/configuration/vid/358FIN_TAMPO:VU1").mock(
+            return_value=_primo_answer("config_vu1_password_and_haka.json"))
+        post = mock.post("/primaws/suprimaLogin").mock(side_effect=[login])
+        if fault == "ok":
+            loans = mock.get("/primaws/rest/priv/myaccount/loans").mock(
+                return_value=_primo_answer("failed_0007_record_locked.json"))
+        with pytest.raises(LibcliError) as caught:
+            asyncio.run(go())
+    _assert_clean(caught.value)
+    for e in _chain(caught.value):
+        assert token not in "".join(traceback.format_exception(e))
+    assert CANARY not in caplog.text and token not in caplog.text
+    assert CANARY in post.calls[0].request.content.decode()  # the PIN went where it belongs
+    if fault == "ok":
+        assert loans.calls[0].request.headers["authorization"] == f"Bearer {token}"
+
+
 # --- file permissions ------------------------------------------------------------------------
 
 

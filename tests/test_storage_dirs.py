@@ -1,11 +1,7 @@
 """Where libcli keeps its files: the LIBCLI_*_DIR overrides, else the
-platform's user directories. On Linux with no XDG variable set, libcli
-answers without importing platformdirs, and must answer exactly as it does."""
+platform's user directories as platformdirs gives them."""
 
 from __future__ import annotations
-
-import subprocess
-import sys
 
 import pytest
 
@@ -15,42 +11,39 @@ KINDS = ("config", "cache", "data")
 
 
 @pytest.fixture
-def plain_linux_home(monkeypatch, tmp_path):
+def no_overrides(monkeypatch, tmp_path):
     for kind in KINDS:
         monkeypatch.delenv(f"LIBCLI_{kind.upper()}_DIR", raising=False)
-        monkeypatch.delenv(storage._XDG_DEFAULTS[kind][0], raising=False)
+    for var in ("XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME"):
+        monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     return tmp_path / "home"
 
 
-@pytest.mark.skipif(sys.platform != "linux", reason="the XDG defaults are Linux's")
-def test_the_xdg_defaults_are_what_platformdirs_says(plain_linux_home):
+def test_the_directories_are_platformdirs(no_overrides):
     import platformdirs
 
     for kind in KINDS:
         assert str(storage._dir(kind)) == getattr(platformdirs, f"user_{kind}_dir")("libcli")
-    assert storage.cache_dir() == plain_linux_home / ".cache" / "libcli"
+    assert storage.config_dir() == storage._dir("config")
+    assert storage.cache_dir() == storage._dir("cache")
+    assert storage.data_dir() == storage._dir("data")
 
 
 @pytest.mark.parametrize("value", ["/srv/xdg", "relative/xdg"])
-def test_a_set_xdg_variable_is_left_to_platformdirs(plain_linux_home, monkeypatch, value):
+def test_a_set_xdg_variable_is_platformdirs_to_read(no_overrides, monkeypatch, value):
     import platformdirs
 
     monkeypatch.setenv("XDG_CACHE_HOME", value)
     assert str(storage.cache_dir()) == platformdirs.user_cache_dir("libcli")
 
 
-def test_the_override_wins(plain_linux_home, monkeypatch, tmp_path):
-    monkeypatch.setenv("XDG_CONFIG_HOME", "/srv/xdg")
-    monkeypatch.setenv("LIBCLI_CONFIG_DIR", str(tmp_path / "mine"))
-    assert storage.config_dir() == tmp_path / "mine"
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_override_wins(no_overrides, monkeypatch, tmp_path, kind):
+    monkeypatch.setenv(f"XDG_{kind.upper()}_HOME", "/srv/xdg")
+    monkeypatch.setenv(f"LIBCLI_{kind.upper()}_DIR", str(tmp_path / "mine"))
+    assert storage._dir(kind) == tmp_path / "mine"
 
 
-@pytest.mark.skipif(sys.platform != "linux", reason="the XDG defaults are Linux's")
-def test_the_common_case_does_not_import_platformdirs(plain_linux_home):
-    code = ("import sys\nfrom libcli import storage\n"
-            "print(storage.config_dir(), storage.cache_dir(), 'platformdirs' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout.split()
-    assert out == [str(plain_linux_home / ".config" / "libcli"),
-                   str(plain_linux_home / ".cache" / "libcli"), "False"]
+def test_there_is_no_copy_of_the_xdg_rules():
+    assert not hasattr(storage, "_XDG_DEFAULTS")

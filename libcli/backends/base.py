@@ -40,6 +40,7 @@ from libcli.policy import Consortium
 BACKENDS = {
     "finna": "libcli.backends.finna:FinnaBackend",
     "webpac": "libcli.backends.webpac:WebPACBackend",
+    "primo": "libcli.backends.primo:PrimoBackend",
 }
 
 

@@ -65,6 +65,7 @@ import httpx
 from libcli import http
 from libcli.backends import finna_pages as pages
 from libcli.backends.base import Backend
+from libcli.backends.shared import choose_pickup
 from libcli.errors import (
     LibcliError, LoginRefused, PageNotUnderstood, Refused, Unreachable, UnsafeAddress, UsageError,
 )
@@ -73,6 +74,7 @@ from libcli.model import (
     PickupLocation, PlaceHoldResult, RenewResult, SearchResult,
 )
 from libcli.policy import due_status, estimated_late_fee, predicted_renewal
+from libcli.payment import check_payment_url  # the one payment-address check (WHATWG parsing)
 
 log = logging.getLogger("libcli.finna")
 
@@ -838,39 +840,3 @@ def finna_language(code: str) -> str:
     return lang
 
 
-def check_payment_url(url: str) -> str:
-    """The provider's address: https anywhere, plain http only to this machine."""
-    parts = urlsplit(url)
-    if parts.scheme == "https" and parts.hostname:
-        return url
-    if parts.scheme == "http" and parts.hostname and http.is_loopback_host(parts.hostname):
-        return url
-    raise UnsafeAddress(f"the library sent a payment address libcli will not open "
-                        f"({parts.scheme or 'no'} scheme): {url[:80]!r}")
-
-
-def choose_pickup(locations: list[PickupLocation], wanted: str | None) -> PickupLocation | None:
-    """By code or name, case-insensitive; a unique prefix is enough."""
-    listing = ", ".join(f"{p.code} ({p.name})" for p in locations)
-    if not locations:
-        if wanted:
-            raise UsageError(f"the library lists no pickup locations; cannot choose '{wanted}'")
-        return None
-    if not wanted:
-        default = next((p for p in locations if p.default), None)
-        if default is not None:
-            return default
-        if len(locations) == 1:
-            return locations[0]
-        raise UsageError("choose a pickup location with --pickup", problems=[listing])
-    w = wanted.strip().casefold()
-    for p in locations:
-        if p.code.casefold() == w or p.name.casefold() == w:
-            return p
-    matches = [p for p in locations
-               if p.code.casefold().startswith(w) or p.name.casefold().startswith(w)]
-    if len(matches) == 1:
-        return matches[0]
-    what = "matches several" if matches else "is not one of"
-    raise UsageError(f"pickup location '{wanted}' {what} the choices: {listing}",
-                     problems=[f"{p.code}: {p.name}" for p in (matches or locations)])

@@ -31,6 +31,7 @@ from msgspec import Struct, field
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from libcli import lazyre
+from libcli.backends.shared import fee_type_of, parse_money
 from libcli.errors import PageNotUnderstood
 from libcli.markup import clean, parse
 from libcli.model import FeeType, Material, PickupLocation, SearchResult
@@ -72,29 +73,6 @@ def parse_date(text: str | None) -> date | None:
         return date(year, month, day)
     except ValueError:
         return None
-
-
-_GAP = "[ \u00a0\u202f\u2009]"
-_MONEY_RE = lazyre.compile(
-    r"([-\u2212])?\s*(?<![\d.,])(?<!\d" + _GAP + r")"
-    r"(\d{1,3}(?:" + _GAP + r"\d{3})+|\d+)"
-    r"(?:[,.](\d{2}))?"
-    r"(?!\d|[,.]\d|" + _GAP + r"\d)"  # never a cut-off "5,8" or "1 23"
-)
-
-
-def parse_money(text: str | None) -> int | None:
-    """``1 234,50 €`` (with any kind of space) → 123450 cents. Never a float."""
-    if not text:
-        return None
-    m = _MONEY_RE.search(text)
-    if not m:
-        return None
-    sign, whole, part = m.groups()
-    whole = re.sub(r"\D", "", whole)
-    part = part or "00"
-    cents = int(whole) * 100 + int(part)
-    return -cents if sign else cents
 
 
 def _int_attr(node: LexborNode | None, name: str) -> int | None:
@@ -1121,13 +1099,6 @@ def is_fines_page(tree: LexborHTMLParser) -> bool:
 _TYPE_HEAD = _words(r"^tyyppi", r"^typ", r"^type", r"fine_type")
 _DESC_HEAD = _words(r"^selite", r"förklaring", r"description", r"fine_description")
 _CREATED_HEAD = _words(r"kirjauspvm", r"skapad", r"reg\.?\s*date", r"creation", r"fine_creation")
-_FEE_TYPES = (
-    (_words(r"korvaus", r"ersättning", r"replacement", r"kadon", r"lost", r"förlorad"), FeeType.REPLACEMENT),
-    (_words(r"noutamat", r"varau", r"oavhämtad", r"reservation", r"hold", r"uncollected", r"not picked"),
-     FeeType.UNCOLLECTED_HOLD),
-    (_words(r"muistut", r"huomautu", r"påminnelse", r"krav", r"notice", r"reminder"), FeeType.NOTICE),
-    (_words(r"myöhä", r"försen", r"overdue", r"late"), FeeType.OVERDUE),
-)
 _IN_PROGRESS = _words(r"kesken", r"käynnissä", r"pågår", r"in progress", r"already started",
                       r"pending")
 _PAYMENT_OK = _words(r"maksu onnistui", r"maksu vastaanotettu", r"betalningen lyckades",
@@ -1136,13 +1107,6 @@ _PAYMENT_OK = _words(r"maksu onnistui", r"maksu vastaanotettu", r"betalningen ly
 
 
 EMAIL_REQUIRED = _words(r"sähköpost", r"e-post", r"e-?mail")
-
-
-def fee_type_of(text: str) -> FeeType:
-    for pattern, kind in _FEE_TYPES:
-        if pattern.search(text or ""):
-            return kind
-    return FeeType.OTHER
 
 
 def parse_fines(html: str | LexborHTMLParser) -> FinesPage:

@@ -16,6 +16,11 @@ form, 4 for CAS):
   + 1 GET to verify
 - place hold: 1 GET of the record (+ the request page where one is linked)
 
+Dates are read in the order the registry row gives (`date_order`: ESTER
+day-first, NYPL and Waterloo month-first, Montréal year-first). A login
+form that asks for the patron's name (Waterloo's name + card + PIN, or name +
+card without a PIN) is refused as not supported: libcli keeps no name.
+
 Posts are never repeated after an unclear outcome (a dropped connection, a
 5xx, a page that is not the account page): the backend re-reads the account
 and reports what actually happened. The PIN is used in the login post only.
@@ -131,6 +136,11 @@ class WebPACBackend(Backend):
     def scope(self) -> str:
         return self.consortium.scope or "1"
 
+    @property
+    def dates(self) -> str:
+        """How the site orders a date's parts (the registry's `date_order`)."""
+        return self.consortium.date_order
+
     def login_path(self) -> str:
         return f"/patroninfo~S{self.scope}*{self.lang}"
 
@@ -176,6 +186,12 @@ class WebPACBackend(Backend):
             form = pages.login_form(page.text)
             if form is None:
                 raise PageNotUnderstood("login", "the login form (fields code and pin)")
+            if form.asks_name or not form.asks_pin:
+                raise NotSupported(
+                    f"{self.consortium.name} asks for the patron's name"
+                    + (" together with" if form.asks_pin else " instead of a PIN, with")
+                    + " the card number at login; libcli logs in with the card number and "
+                    "PIN only, so it cannot log in to this library")
             if await self._post_login(page, form):
                 return
             await asyncio.sleep(self.busy_wait * (attempt + 1))
@@ -282,7 +298,7 @@ class WebPACBackend(Backend):
 
     async def loans(self) -> list[Loan]:
         page = await self._read("items", "items")
-        return [self._loan(row) for row in pages.parse_items(page.text).rows]
+        return [self._loan(row) for row in pages.parse_items(page.text, self.dates).rows]
 
     # -- renewing ----------------------------------------------------------
 
@@ -293,7 +309,7 @@ class WebPACBackend(Backend):
         data: dict[str, str] = {"currentsortorder": "current_checkout", "renewsome": "YES"}
         if any(not loan.renew_token for loan in loans):
             current = {r.item: r for r in pages.parse_items(
-                (await self._read("items", "items")).text).rows}
+                (await self._read("items", "items")).text, self.dates).rows}
             tokens = [(current[l.key].mark_name, l.key) for l in loans if l.key in current]
         else:
             tokens = [tuple(l.renew_token.split("=", 1)) for l in loans]  # type: ignore[union-attr]
@@ -340,7 +356,7 @@ class WebPACBackend(Backend):
         if reason:
             return [self._renew_result(l, False, message=reason) for l in loans]
         try:
-            parsed = pages.parse_items(page.text)
+            parsed = pages.parse_items(page.text, self.dates)
         except PageNotUnderstood:
             return await self._renew_verify(loans, "the library's answer was not understood")
         return self._renew_results(parsed, loans)
@@ -367,13 +383,16 @@ class WebPACBackend(Backend):
             elif row.due > loan.due_date:
                 results.append(self._renew_result(loan, True, new_due=row.due))
             else:
+                # Montréal reveals "Not all renewals were successful" by script
+                # and may mark no row: the page's own notice is the reason.
                 results.append(self._renew_result(
-                    loan, False, message="the library showed no renewal result for this item"))
+                    loan, False, message=parsed.fail_message
+                    or "the library showed no renewal result for this item"))
         return results
 
     async def _renew_verify(self, loans: list[Loan], why: str) -> list[RenewResult]:
         """After an unclear answer: read the loans again and compare due dates."""
-        parsed = pages.parse_items((await self._read("items", "items")).text)
+        parsed = pages.parse_items((await self._read("items", "items")).text, self.dates)
         rows = {r.item: r for r in parsed.rows}
         results = []
         for loan in loans:
@@ -411,7 +430,7 @@ class WebPACBackend(Backend):
 
     async def holds(self) -> list[Hold]:
         page = await self._read("holds", "holds")
-        return [self._hold(row) for row in pages.parse_holds(page.text).rows]
+        return [self._hold(row) for row in pages.parse_holds(page.text, self.dates).rows]
 
     def _cancel_result(self, hold: Hold, cancelled: bool, message: str | None = None):
         return CancelResult(hold_id=hold.id, title=hold.title, cancelled=cancelled,
@@ -547,7 +566,7 @@ class WebPACBackend(Backend):
 
     async def fees(self) -> Balance:
         page = await self._read("overdues", "fines")
-        parsed = pages.parse_fines(page.text)
+        parsed = pages.parse_fines(page.text, self.dates)
         currency = self.policy.currency
         items = tuple(
             Fee(

@@ -139,9 +139,9 @@ class LazyGroup(SuggestingGroup):
         except Exception as exc:  # the last line of defence: no traceback for users
             if os.environ.get("LIBCLI_RAISE_ERRORS"):
                 raise
-            from libcli.redact import redact
+            from libcli.text import clean
 
-            click.echo(redact(f"libcli: unexpected error: {type(exc).__name__}: {exc}"), err=True)
+            click.echo(f"libcli: unexpected error: {type(exc).__name__}: {clean(exc)}", err=True)
             click.echo("This is a bug in libcli. Rerun with LIBCLI_RAISE_ERRORS=1 for the "
                        "traceback.", err=True)
             ctx.exit(int(ExitCode.ERROR))
@@ -233,13 +233,15 @@ def cli(ctx, color, no_color, verbose):
 
 
 def print_error(exc: LibcliError, prefix: str = "error") -> None:
-    from libcli.redact import redact
+    # Messages quote libraries (a search error, a refused payment): cleaned
+    # of terminal escapes and PINs like any text from a library.
+    from libcli.text import clean, clean_multiline
 
-    click.echo(redact(f"libcli: {prefix}: {exc.message}"), err=True)
+    click.echo(f"libcli: {prefix}: {clean(exc.message)}", err=True)
     for problem in exc.problems:
-        click.echo(redact(f"  - {problem}"), err=True)
+        click.echo(f"  - {clean(problem)}", err=True)
     if exc.hint:
-        click.echo(redact(exc.hint), err=True)
+        click.echo(clean_multiline(exc.hint), err=True)
 
 
 def main() -> None:

@@ -17,7 +17,9 @@ PIN_TRIES = 3
 
 def _read_pin(pin_stdin: bool) -> str:
     from libcli.cards import check_pin
+    from libcli.redact import no_core_dumps
 
+    no_core_dumps()
     if pin_stdin:
         if output.stdin_closed():
             raise UsageError("--pin-stdin, but standard input is closed: no PIN to read",
@@ -50,6 +52,15 @@ def card():
       libcli card add work --library tuni --number 99887766 --pin-command 'pass show tuni'
       libcli card list
     """
+    # PINs a killed `card add` or a failed removal left in the keyring for
+    # cards no longer configured (libcli.cards keeps an index of its entries).
+    from libcli import cards as cards_mod
+    from libcli.errors import LibcliError
+
+    try:
+        cards_mod.clean_orphan_pins()
+    except LibcliError as exc:
+        output.warn(f"could not check the keyring for PINs of removed cards: {exc.message}")
 
 
 @card.command("add")

@@ -147,7 +147,11 @@ def hold_place(record, card, pickup, as_json):
                     return locs
                 # One choice is no choice; otherwise ask, or in a script list them.
                 pickup = locs.value[0].code if len(locs.value) == 1 else _ask_pickup(locs.value)
-            [placed] = await run.gather(lambda b: b.place_hold(record, pickup))
+            async def place(b):
+                async with run.exclusive(b.card):  # one writer per account across processes
+                    return await b.place_hold(record, pickup)
+
+            [placed] = await run.gather(place)
             return placed
 
     result = common.run(main)
@@ -216,8 +220,20 @@ def hold_cancel(ids, cards, yes, as_json):
                 if not output.confirm(f"Cancel {len(going)} hold{'s' if len(going) > 1 else ''}?"
                                       f"{listed}\n"):
                     raise click.exceptions.Abort()
-            posted = await run.gather(lambda b: b.cancel_holds(by_card[b.card.name]),
-                                      cards=[c for c in selected if c.name in by_card])
+
+            async def cancel(b):
+                # One writer per account across processes; holds another
+                # process cancelled meanwhile are not posted again.
+                async with run.exclusive(b.card) as changed:
+                    mine, gone = by_card[b.card.name], []
+                    if changed:
+                        now = {h.id for h in await b.holds()}
+                        gone = [CancelResult(h.id, h.title, True, "already cancelled")
+                                for h in mine if h.id not in now]
+                        mine = [h for h in mine if h.id in now]
+                    return (await b.cancel_holds(mine) if mine else []) + gone
+
+            posted = await run.gather(cancel, cards=[c for c in selected if c.name in by_card])
             return fetched, chosen, posted
 
     fetched, chosen, posted = common.run(main)

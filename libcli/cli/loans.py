@@ -88,25 +88,20 @@ async def fetch_loans(run, today: date, *, with_debt: bool = False):
 
 
 def loans_from_snapshot(cards, today: date) -> tuple[list[Loan], list[str]]:
-    from libcli.account import load_snapshot, with_status
-    from libcli.model import Loan, Material
+    from libcli.account import snapshot_loans, with_status
+    from libcli.errors import ConfigError
     from libcli.policy import get_consortium
 
     loans, missing = [], []
     for card in cards:
-        snap = load_snapshot(card.name)
-        if "loans" not in snap:
+        try:
+            items = snapshot_loans(card)
+        except ConfigError as exc:  # that card's problem; the others' loans still show
+            output.warn(exc.message)
+            continue
+        if items is None:
             missing.append(card.name)
             continue
-        items = [
-            Loan(card=card.name, key=d["key"], title=d["title"], author=d.get("author"),
-                 due_date=date.fromisoformat(d["due_date"]), record_id=d.get("record_id"),
-                 material=Material.parse(d.get("material")),
-                 renewals_used=d.get("renewals_used", 0), renewals_limit=d.get("renewals_limit"),
-                 renewable=d.get("renewable", True),
-                 not_renewable_reason=d.get("not_renewable_reason"))
-            for d in snap["loans"]
-        ]
         loans += with_status(items, get_consortium(card.library), today)
     return loans, missing
 
@@ -186,13 +181,14 @@ def renew(ids, all_, due_within, dry_run, cards, as_json):
     """
     from msgspec.structs import replace
 
-    from libcli.account import AccountService, save_snapshot
+    from libcli.account import AccountService, save_snapshot, with_status
 
     modes = sum(bool(x) for x in (ids, all_, due_within is not None))
     if modes != 1:
         raise UsageError("say what to renew: loan IDs, --all, or --due-within DAYS (just one)")
     today = common.today()
     selected = common.select_cards(cards)
+    skipped: set[str] = set()  # renewed meanwhile by another process, no longer due soon
 
     async def main():
         async with AccountService(today=today).open(selected) as run:
@@ -213,13 +209,29 @@ def renew(ids, all_, due_within, dry_run, cards, as_json):
             for loan in tryable:
                 by_card.setdefault(loan.card, []).append(loan)
             cards_to_post = [c for c in selected if c.name in by_card]
-            posted = await run.gather(lambda b: b.renew(by_card[b.card.name]), cards=cards_to_post)
+            fresh: dict[str, list[Loan]] = {}
+
+            async def post(b):
+                # One writer per account across processes (cron's renew and
+                # the patron's at once): under the lock, an account another
+                # process wrote to since it was read is read again, and only
+                # what still needs renewing is renewed.
+                async with run.exclusive(b.card) as changed:
+                    mine, already = by_card[b.card.name], []
+                    if changed:
+                        now = with_status(await b.loans(), b.consortium, today)
+                        fresh[b.card.name] = now
+                        mine, already = recheck(mine, now, today, due_within, skipped)
+                    return (await b.renew(mine) if mine else []) + already
+
+            posted = await run.gather(post, cards=cards_to_post)
             for r in posted:
                 if r.ok:
                     renewed = {x.loan_id: x for x in r.value if x.renewed}
+                    base = fresh.get(r.card.name) or [l for l in loans if l.card == r.card.name]
                     mine = [replace(l, due_date=renewed[l.id].new_due_date or l.due_date,
                                     renewals_used=l.renewals_used + 1) if l.id in renewed else l
-                            for l in loans if l.card == r.card.name]
+                            for l in base]
                     save_snapshot(r.card, loans=mine, today=today)
             return fetched, chosen, posted
 
@@ -252,6 +264,8 @@ def renew(ids, all_, due_within, dry_run, cards, as_json):
                 results_by_id[res.loan_id] = replace(res, card=r.card.name)
     rows = []
     for loan in chosen:
+        if loan.id in skipped:
+            continue
         res = results_by_id.get(loan.id)
         if res is None:
             if not loan.renewable:
@@ -277,7 +291,41 @@ def renew(ids, all_, due_within, dry_run, cards, as_json):
         )
     else:
         output.info(_nothing(due_within))
-    common.finish(fetched + [p for p in posted], partial=any(not r.renewed for r in rows))
+    common.finish(fetched + [p for p in posted],
+                  partial=any(not r.renewed and r.message != ALREADY for r in rows))
+
+
+ALREADY = "already renewed (by another libcli run at the same moment)"
+
+
+def recheck(chosen: list[Loan], now: list[Loan], today: date, due_within: int | None,
+            skipped: set[str]):
+    """The chosen loans against the account read again under the lock: a loan
+    whose due date or renewal count moved was renewed meanwhile (with
+    --due-within: skipped when no longer due within it; by ID: reported as
+    already renewed, not renewed a second time). Returns (to renew, results)."""
+    from libcli.model import RenewResult
+
+    current = {l.id: l for l in now}
+    todo, done = [], []
+    for loan in chosen:
+        cur = current.get(loan.id)
+        if cur is None:
+            done.append(RenewResult(loan.id, loan.title, False, None,
+                                    "no longer on the account", card=loan.card))
+        elif cur.due_date != loan.due_date or cur.renewals_used != loan.renewals_used:
+            if due_within is not None and (cur.due_date - today).days > due_within:
+                skipped.add(loan.id)
+            else:
+                done.append(RenewResult(loan.id, loan.title, False, cur.due_date, ALREADY,
+                                        card=loan.card))
+        elif cur.renewable:
+            todo.append(cur)
+        else:
+            done.append(RenewResult(loan.id, loan.title, False, None,
+                                    cur.not_renewable_reason or "cannot be renewed",
+                                    card=loan.card))
+    return todo, done
 
 
 def _why(loan: Loan, today: date) -> str:

@@ -176,7 +176,10 @@ def pay(card, yes, no_browser, no_wait, timeout, amount, as_json):
             # The amount shown and confirmed is the one paid: start_payment
             # re-reads the fines page and the terms page and refuses, before
             # the payment is confirmed, if the amount is not `balance.total`.
-            started = await backend.start_payment(balance)
+            async with run.exclusive(chosen) as changed:  # one writer per account
+                if changed:  # another libcli wrote meanwhile: the balance is read again
+                    ensure_payable(consortium, await backend.fees(), balance.total)
+                started = await backend.start_payment(balance)
             if started.amount != balance.total:
                 raise Refused(f"the library started a payment of {started.amount}, not the "
                               f"{balance.total} confirmed; do not pay it",

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import sys
 from datetime import date
 from typing import Any, Iterable
@@ -22,8 +21,8 @@ from typing import Any, Iterable
 import click
 
 from libcli.errors import LibcliError
+from libcli.text import clean, clean_multiline  # noqa: F401  (the one cleaner; commands use output.clean)
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]|\x1b\[[0-?]*[ -/]*[@-~]")
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 # Keyed by the statuses' values (DueStatus and HoldStatus are StrEnums, so
@@ -33,13 +32,6 @@ STATUS_COLOURS = {
     "due_soon": "yellow",
     "ready": "green",
 }
-
-
-def clean(text: Any) -> str:
-    if text is None:
-        return ""
-    text = _CONTROL.sub("", str(text))
-    return text.replace("\t", " ").replace("\n", " ").strip()
 
 
 def color_on(err: bool = False) -> bool:
@@ -170,9 +162,11 @@ def table(headers: list[str], rows: Iterable[list[Any]], *, drop: Iterable[str] 
             line.append(paint(text, cell.colour, bold=cell.bold) if isinstance(cell, Styled) else text)
         body.append(line)
     maxcolwidths = [limits.get(i) if heads[i] in wrap else None for i in keep]
-    click.echo(tabulate(body, headers=[heads[i] for i in keep], tablefmt="simple",
-                        disable_numparse=True,
-                        maxcolwidths=maxcolwidths if any(maxcolwidths) else None))
+    from libcli.redact import redact
+
+    click.echo(redact(tabulate(body, headers=[heads[i] for i in keep], tablefmt="simple",
+                               disable_numparse=True,
+                               maxcolwidths=maxcolwidths if any(maxcolwidths) else None)))
 
 
 def columns(text: str) -> int:
@@ -318,14 +312,17 @@ def confirm(text: str, **kw) -> bool:
         return click.confirm(text, err=True, **kw)
 
 
-_C1 = re.compile(r"[\x7f-\x9f]")
-
-
 def emit_json(document: Any) -> None:
-    # json escapes C0 controls itself; C1 controls (a lone CSI, \x9b) and DEL
-    # would reach a terminal raw: escape them too. Same data, still valid JSON.
-    text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False, default=str)
-    click.echo(_C1.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
+    # json escapes C0 controls itself; C1 controls (a lone CSI, \x9b), DEL and
+    # bidi/zero-width characters would reach a terminal raw: escape them too.
+    # Same data, still valid JSON. PINs are masked in strings only (masking
+    # the JSON text could cut a number).
+    from libcli.redact import redact_data
+    from libcli.text import escape_invisible
+
+    text = json.dumps(redact_data(document), indent=2, sort_keys=True, ensure_ascii=False,
+                      default=str)
+    click.echo(escape_invisible(text))
     ctx = click.get_current_context(silent=True)
     if ctx is not None:
         ctx.meta[JSON_PRINTED] = True
@@ -360,17 +357,11 @@ def warn(message: str) -> None:
     click.echo(paint(f"libcli: warning: {clean(message)}", "yellow", err=True), err=True)
 
 
-def clean_multiline(text: str) -> str:
-    return "\n".join(clean(line) for line in text.splitlines())
-
-
 def card_error(card_name: str, library: str, exc: LibcliError) -> None:
-    from libcli.redact import redact
-
-    click.echo(paint(redact(f"libcli: card '{card_name}' ({library}): {clean(exc.message)}"), "red",
+    click.echo(paint(f"libcli: card '{card_name}' ({library}): {clean(exc.message)}", "red",
                      err=True), err=True)
     if exc.hint:
-        click.echo(redact(exc.hint), err=True)
+        click.echo(clean_multiline(exc.hint), err=True)
 
 
 def error_json(exc: LibcliError) -> dict[str, Any]:

@@ -27,7 +27,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--session-ttl", type=float, default=600.0, help="seconds; 0 = expire at once")
     ap.add_argument("--refuse-csrf-once", action="store_true")
     ap.add_argument("--finna-variant", choices=("2024", "2025"), default="2024")
-    ap.add_argument("--webpac-variant", default="2024")
+    ap.add_argument("--webpac-variant", default="2024",
+                    help="comma-separated WebPAC face switches, e.g. classic, sierra51, sierra53, "
+                         "cas, eng, two-step (libcli/sandbox/webpac_face.py)")
+    ap.add_argument("--webpac-date-order", choices=("dmy", "mdy", "ymd"),
+                    help="how the WebPAC face prints dates (default: the view's registry row)")
     ap.add_argument("--language", choices=("fi", "sv", "en-gb"), default="fi")
     ap.add_argument("--state", type=Path, help="SQLite file that keeps the library between runs")
     ap.add_argument("--seed", type=int, default=0, help="makes generated data and faults reproducible")
@@ -47,7 +51,9 @@ def main(argv: list[str] | None = None) -> None:
     options = Options(latency_ms=args.latency_ms, error_rate=args.error_rate,
                       drop_rate=args.drop_rate, session_ttl=args.session_ttl,
                       refuse_csrf_once=args.refuse_csrf_once, language=args.language,
-                      finna_variant=args.finna_variant, webpac_variant=args.webpac_variant,
+                      finna_variant=args.finna_variant,
+                      webpac_variant=",".join(filter(None, [args.webpac_variant,
+                                                            args.webpac_date_order])),
                       seed=args.seed)
     store = Store(args.state)
     library = load_or_seed(args.view, store, seed=args.seed)

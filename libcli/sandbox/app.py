@@ -1,6 +1,6 @@
 """The app factory and the contract between the demo library and its faces.
 
-A *face* speaks one library system's dialect (Finna, WebPAC) over the shared
+A *face* speaks one library system's dialect (Finna, WebPAC, Primo VE) over the shared
 circulation model. It is a module with ``routes(ctx: FaceContext) ->
 list[starlette.routing.BaseRoute]``; ``create_app`` picks it from the
 consortium's ``backend`` kind (``FACES``). The face gets everything through
@@ -35,7 +35,8 @@ from .misbehave import Misbehave
 from .seed import build_library
 from .store import Store
 
-FACES = {"finna": "libcli.sandbox.finna_face", "webpac": "libcli.sandbox.webpac_face"}
+FACES = {"finna": "libcli.sandbox.finna_face", "webpac": "libcli.sandbox.webpac_face",
+         "primo": "libcli.sandbox.primo_face"}
 TEMPLATES = Path(__file__).with_name("templates")
 
 
@@ -57,6 +58,10 @@ class Options:
     finna_variant: str = "2024"
     webpac_variant: str = "2024"
     seed: int = 0  # drives misbehaviour's dice (and the generated demo data)
+    # Primo VE face: the view offers only single sign-on (no password profile);
+    # an expired or revoked patron token answers HTTP 401 instead of 0002.
+    primo_sso_only: bool = False
+    primo_expired_401: bool = False
     # Targeted faults (``misbehave.Fault``): only the requests they match.
     faults: list = field(default_factory=list)
 
@@ -96,23 +101,36 @@ class Sessions:
         self._by_id: dict[str, Session] = {}
 
     def load(self, request: Request) -> Session:
-        sid = request.cookies.get(self.cookie)
-        session = self._by_id.get(sid) if sid else None
-        now = self._now()
-        ttl = self.options.session_ttl
-        if session is not None and ttl is not None and now - session.last_seen > ttl:
-            del self._by_id[sid]
-            session = None
-            expired = True
-        else:
-            expired = False
+        session, expired = self._live(request.cookies.get(self.cookie))
         if session is None:
             # PHP keeps the id the browser sent only if it exists; otherwise a new one.
-            session = Session(secrets.token_hex(13), new=True, expired=expired and bool(sid))
+            session = Session(secrets.token_hex(13), new=True, expired=expired)
             self._by_id[session.id] = session
         else:
             session.new = False
-        session.last_seen = now
+        session.last_seen = self._now()
+        return session
+
+    def _live(self, sid: str | None) -> tuple[Session | None, bool]:
+        """The session ``sid`` unless it idled past ``session_ttl``; True when it just expired."""
+        session = self._by_id.get(sid) if sid else None
+        ttl = self.options.session_ttl
+        if session is not None and ttl is not None and self._now() - session.last_seen > ttl:
+            del self._by_id[sid]
+            return None, True
+        return session, False
+
+    def create(self) -> Session:
+        """A session whose id travels in a token rather than a cookie (Primo's JWT)."""
+        session = Session(secrets.token_hex(13), new=True)
+        self._by_id[session.id] = session
+        return session
+
+    def find(self, sid: str) -> Session | None:
+        """The live session ``sid`` (touched), or None when unknown or idle past the TTL."""
+        session, _ = self._live(sid)
+        if session is not None:
+            session.last_seen = self._now()
         return session
 
     def commit(self, session: Session, response: Response) -> Response:

@@ -16,8 +16,11 @@
   handles the request and changes its state, then the connection is lost:
   the client cannot know what happened), ``delay`` (wait ``delay_ms`` first,
   e.g. past the client's timeout), ``expire_sessions`` (every session
-  expires just before the request is handled), ``count`` (nothing: only
-  ``hits`` counts matching requests). Each rule counts its ``hits``.
+  expires just before the request is handled), ``refuse`` (the face gives
+  its system's own refusal without acting, e.g. Primo VE's HTTP 200 with
+  ``status: failed``; the request carries ``request.state.refused``; faces
+  without such an answer ignore it), ``count`` (nothing: only ``hits``
+  counts matching requests). Each rule counts its ``hits``.
 * ``session_ttl`` and ``refuse_csrf_once`` act in the session machinery and
   the faces (see ``app.Sessions`` and ``FaceContext.take_csrf_refusal``);
   markup variants are the faces' business.
@@ -35,7 +38,7 @@ from dataclasses import dataclass
 
 import httpx
 
-ACTIONS = ("error", "drop", "drop_answer", "delay", "expire_sessions", "count")
+ACTIONS = ("error", "drop", "drop_answer", "delay", "expire_sessions", "refuse", "count")
 
 
 @dataclass
@@ -106,6 +109,8 @@ class Misbehave:
                 elif fault.action == "expire_sessions" and self.ctx is not None:
                     for sessions in self.ctx._sessions.values():
                         sessions.expire_all()
+                elif fault.action == "refuse":
+                    scope.setdefault("state", {})["refused"] = True
             for fault in fired:
                 if fault.action == "drop":
                     await self._drop(send)

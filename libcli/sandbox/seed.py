@@ -125,14 +125,19 @@ _WORDS = ("talvi", "meri", "kirja", "valo", "tie", "kivi", "lintu", "metsä", "j
 
 
 def record_id(view: str, n: int) -> str:
-    """The record id as the view shows it: ``<datasource>.<local id>`` on Finna, ``b…`` on WebPAC."""
+    """The record id as the view shows it: ``<datasource>.<local id>`` on Finna, ``b…`` on
+    WebPAC, an Alma MMS id on Primo VE (Tampere's end in ``5973``)."""
     if view == "tallinn":
         return f"b{1000000 + n * 13:07d}"
+    if view == "tuni":
+        return f"99{11130000 + n * 7}05973"
     base = {"heili": 100000, "tuni": 9910000, "helmet": 1200000}.get(view, 100000)
     return f"{view}.{base + n * 7}"
 
 
 def item_id(view: str, n: int) -> str:
+    if view == "tuni":
+        return f"23{5000000 + n}0005973"  # an Alma item PID
     return f"i{2000000 + n:07d}" if view == "tallinn" else f"{5000000 + n}"
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from .circulation import Clock, Library, json_default
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: tuni moved to Primo VE, its records and items got Alma ids
 
 
 class Store:

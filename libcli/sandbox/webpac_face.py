@@ -30,9 +30,12 @@ app). Unknown tokens (such as the default "2024") are ignored.
 =============  ===========================  =====================================
 switch         tokens (default first)       what changes
 =============  ===========================  =====================================
-markup         ``classic`` | ``sierra53``   5.3: `th.patFuncBibTitle`,
-                                            `name_pfmark_cancel…` checkboxes,
-                                            `span#id_pftitle_items_count`
+markup         ``classic`` | ``sierra51``   see "Markups" below
+               | ``sierra53``
+dates          (the registry's              the order of a date's parts:
+               ``date_order``) | ``dmy``    day-first (Tallinn), month-first
+               | ``mdy`` | ``ymd``          (NYPL, Waterloo: `mm-dd-yy`) or
+                                            year-first (Montréal: `yy-mm-dd`)
 login          ``form`` | ``cas``           the CAS login flow
 language       ``est`` | ``eng``            the default for URLs without
                                             `*est` / `*eng` (the URL wins)
@@ -41,18 +44,46 @@ renew flow     ``one-step`` | ``two-step``  two-step: every renew/cancel post
                                             is answered with a confirmation
                                             page first
 format column  ``format`` | ``no-format``   a `td.patFuncFormat` material column
+ready status   (words) | ``blank-ready``    a ready hold's status cell printed
+                                            blank (Montréal, nelligan-api's
+                                            hold_login_withoneready.html)
 busy record    (off) | ``busy``             each session's first account page
                                             read answers "Your record is in use
                                             by system" once
 =============  ===========================  =====================================
 
-Example: ``Options(webpac_variant="sierra53,cas,eng,iso-8859-1,two-step")``;
-``webpac_variant(markup="sierra53", login="cas")`` builds the string.
+Example: ``Options(webpac_variant="sierra53,cas,eng,iso-8859-1,two-step,mdy")``;
+``webpac_variant(markup="sierra53", login="cas", dates="mdy")`` builds the
+string; ``python -m libcli.sandbox --view tallinn --webpac-variant sierra51
+--webpac-date-order ymd`` serves it on a socket.
+
+Markups, each after public captures of real patron pages:
+
+- ``classic`` (Millennium / Sierra classic skin; Montréal's Nelligan pages in
+  julbrs/nelligan-api test/data, Waterloo's in LibraryHippo test_wpl.py): the
+  count as the text of `th.patFuncTitle`; `td.patFuncTitle`; the items
+  header row left open; `#renewfailmsg` printed hidden above and below the
+  table and revealed by a `showElement("renewfailmsg")` script; an item in
+  transit has neither a cancel box nor a title link (Waterloo).
+- ``sierra51`` (NYPL's sierra-5.1-patron-…-webpac-holds-markup.html): the
+  count in `th.patFuncTitle > label#items_count`, a Ratings column
+  (`td.patFuncRating`), holds' titles linking to Encore
+  (`/iii/encore/record/C__Rb…`), a freeze cell of `&nbsp;` or a
+  `div.patFuncFreezeLabel` and a checkbox.
+- ``sierra53`` (NYPL's sierra-5.3-patron-…-webpac-holds-markup.html and
+  account-markup-2023-08-14.html): no title row; the count in
+  `div.patFuncTitle > span#id_pftitle_items_count` on both pages ("3 ITEMS
+  CHECKED OUT", "4 HOLDS"); `th.patFuncBibTitle`; visually-hidden labels;
+  `name_pfmark_cancel…`, `name_pfpickup_loc…`, `name_pffreeze_freeze…`; a
+  Ratings column; a ready hold's pickup select printed empty; the items
+  page's mark cell left open.
 
 The sandbox's choices where the reference marks ESTER unconfirmed:
 
-- Dates are day-first: `dd-mm-yy` in English, `dd.mm.yy` in Estonian status
-  cells, `dd.mm.yyyy` for Estonian cancel-by and fine dates.
+- Dates follow the order chosen (Tallinn's registry row: day-first):
+  `dd-mm-yy` in English, `dd.mm.yy` in Estonian status cells, `dd.mm.yyyy`
+  for Estonian cancel-by and fine dates; the other orders move the parts
+  and keep the separators.
 - Estonian wording: `TÄHTAEG dd.mm.yy`, "Pikendatud N korda" (1: "kord"),
   "+N JÄRJEKORRAS", "PIKENDATUD … Uus tähtaeg dd.mm.yy"; failures
   "BRONEERITUD" (on hold), "LIIGA PALJU PIKENDUSI", "PIKENDAMINE POLE
@@ -100,26 +131,42 @@ _LOC_FIELD = re.compile(r"^(?:name_pfpickup_)?loc([ibj]\d+)x\d+$")
 # --- variants ---------------------------------------------------------------
 
 
+_MARKUPS = {"classic": "classic", "sierra51": "sierra51", "5.1": "sierra51", "s51": "sierra51",
+            "sierra53": "sierra53", "5.3": "sierra53", "s53": "sierra53"}
+
+
 @dataclass(frozen=True)
 class Variant:
     markup: str = "classic"
+    dates: str | None = None  # None: the consortium's date_order
     login: str = "form"
     language: str = "est"
     charset: str = "utf-8"
     flow: str = "one-step"
     format_column: bool = True
     busy: bool = False
+    blank_ready: bool = False
 
     @property
     def s53(self) -> bool:
         return self.markup == "sierra53"
 
+    @property
+    def s51(self) -> bool:
+        return self.markup == "sierra51"
+
+    @property
+    def ratings(self) -> bool:
+        return self.markup != "classic"
+
 
 def parse_variant(text: str | None) -> Variant:
     values: dict[str, Any] = {}
     for token in re.split(r"[,+\s]+", (text or "").lower()):
-        if token in ("classic", "sierra53", "5.3", "s53"):
-            values["markup"] = "classic" if token == "classic" else "sierra53"
+        if token in _MARKUPS:
+            values["markup"] = _MARKUPS[token]
+        elif token in ("dmy", "mdy", "ymd"):
+            values["dates"] = token
         elif token in ("form", "cas"):
             values["login"] = token
         elif token in ("est", "eng"):
@@ -134,15 +181,18 @@ def parse_variant(text: str | None) -> Variant:
             values["format_column"] = token == "format"
         elif token == "busy":
             values["busy"] = True
+        elif token == "blank-ready":
+            values["blank_ready"] = True
     return Variant(**values)
 
 
 def webpac_variant(*, markup: str = "classic", login: str = "form", language: str = "est",
                    charset: str = "utf-8", flow: str = "one-step", format_column: bool = True,
-                   busy: bool = False) -> str:
+                   busy: bool = False, dates: str | None = None) -> str:
     """The ``Options.webpac_variant`` string for these switches."""
     return ",".join([markup, login, language, charset, flow,
-                     "format" if format_column else "no-format"] + (["busy"] if busy else []))
+                     "format" if format_column else "no-format"] + (["busy"] if busy else [])
+                    + ([dates] if dates else []))
 
 
 # --- wording ----------------------------------------------------------------
@@ -196,8 +246,7 @@ TEXT: dict[str, dict[str, str]] = {
                     "newspaper": "Newspaper", "audiovisual": "Audiovisual",
                     "children": "Book", "quick_loan": "Book"},
         "money": "€{whole}.{cents:02d}",
-        "date": "%d-%m-%y",
-        "long_date": "%d-%m-%y",
+        "date_sep": "-", "year": "%y", "long_year": "%y",
     },
     "est": {
         "title": "Minu ESTER",
@@ -249,8 +298,7 @@ TEXT: dict[str, dict[str, str]] = {
                     "newspaper": "Ajaleht", "audiovisual": "Audiovisuaalne",
                     "children": "Raamat", "quick_loan": "Raamat"},
         "money": "{whole},{cents:02d} €",
-        "date": "%d.%m.%y",
-        "long_date": "%d.%m.%Y",
+        "date_sep": ".", "year": "%y", "long_year": "%Y",
     },
 }
 
@@ -309,10 +357,16 @@ class WebPACFace:
         card = session.get("card")
         return self.library.patrons.get(card) if card else None
 
+    @property
+    def date_order(self) -> str:
+        return self.variant.dates or self.ctx.consortium.date_order
+
     def fmt(self, day: date | None, lang: str, long: bool = False) -> str:
         if day is None:
             return ""
-        return day.strftime(TEXT[lang]["long_date" if long else "date"])
+        t = TEXT[lang]
+        parts = {"d": "%d", "m": "%m", "y": t["long_year" if long else "year"]}
+        return day.strftime(t["date_sep"].join(parts[c] for c in self.date_order))
 
     # -- routes --------------------------------------------------------------
 
@@ -516,7 +570,8 @@ class WebPACFace:
             rec = hold.item_id or hold.record_id
             suffix = f"{rec}x{n:02d}"
             if hold.status is HoldStatus.READY:
-                status = t["ready"].format(date=self.fmt(lib.pickup_by(hold), lang))
+                status = "" if self.variant.blank_ready else t["ready"].format(
+                    date=self.fmt(lib.pickup_by(hold), lang))
             elif hold.status is HoldStatus.IN_TRANSIT:
                 status = t["in_transit"]
             else:
@@ -530,6 +585,8 @@ class WebPACFace:
                 "status": status,
                 "cancellable": hold.status is not HoldStatus.READY,
                 "changeable": hold.status is HoldStatus.WAITING,
+                "ready": hold.status is HoldStatus.READY,
+                "in_transit": hold.status is HoldStatus.IN_TRANSIT,
                 "pickup_code": hold.pickup,
                 "pickup_name": pickup.name if pickup else hold.pickup,
                 "expires": self.fmt(hold.expires, lang, long=True),
