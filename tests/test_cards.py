@@ -38,7 +38,7 @@ def test_list_never_shows_pins(memory_keyring):
     result = invoke("card", "list", "--json")
     assert result.exit_code == 0
     assert PIN not in result.stdout
-    [card] = json.loads(result.stdout)
+    [card] = json.loads(result.stdout)["cards"]
     assert card["name"] == "mine" and card["pin_source"] == "keyring" and card["default"] is True
 
 

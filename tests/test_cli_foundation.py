@@ -37,7 +37,7 @@ def test_root_help_lists_exit_codes():
 
 def test_libraries_json():
     result = CliRunner().invoke(cli, ["libraries", "--json"])
-    data = {d["id"]: d for d in json.loads(result.stdout)}
+    data = {d["id"]: d for d in json.loads(result.stdout)["libraries"]}
     assert data["heili"]["online_payment_minimum_cents"] == 65
     assert data["tuni"]["online_payment_minimum_cents"] == 300
     assert data["tallinn"]["online_payment_minimum_cents"] is None

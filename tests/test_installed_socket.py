@@ -5,8 +5,6 @@ Primo VE, tallinn over WebPAC. Each command runs as its own process, as in a scr
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,26 +12,15 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.helpers.installed import installed_env, libcli_command
 from tests.helpers.sandbox_server import Server
 
 pytestmark = pytest.mark.socket
-HERE = Path(__file__).resolve().parent
-
-
-def libcli_command() -> list[str]:
-    exe = shutil.which("libcli", path=str(Path(sys.executable).parent))
-    return [exe] if exe else [sys.executable, "-m", "libcli"]
 
 
 @pytest.fixture
 def env(isolated, tmp_path):
-    e = dict(os.environ)
-    e.update({
-        "PYTHONPATH": str(HERE.parent),
-        "PYTHON_KEYRING_BACKEND": "tests.helpers.filekeyring.FileKeyring",
-        "TEST_KEYRING_DIR": str(tmp_path / "keyring"),
-    })
-    return e
+    return installed_env(tmp_path)
 
 
 def cli(env, *args, pin=None, expect=0):
@@ -136,10 +123,10 @@ def test_tallinn_over_webpac_on_a_socket(env):
 
 
 def test_a_warm_read_imports_only_what_it_uses(env):
-    """A reused session needs no PIN, so no keyring; tables are drawn without
-    tabulate; the demo library's web app is not loaded for a real library
-    (issue 8: import only what the command uses). The network goes through
-    httpx's own transport (httpcore), which the check must see."""
+    """A reused session needs no PIN, so no keyring; the demo library's web
+    app is not loaded for a real library (issue 8: import only what the
+    command uses; tables are drawn by tabulate, issue 16.6). The network goes
+    through httpx's own transport (httpcore), which the check must see."""
     servers = [Server("--view", "helmet"), Server("--view", "tallinn")]
     try:
         for i, server in enumerate(servers):
@@ -156,7 +143,7 @@ def test_a_warm_read_imports_only_what_it_uses(env):
         assert "Tuntematon sotilas" in done.stdout
         loaded = set(done.stderr.split())
         assert {"httpx", "httpcore", "selectolax"} <= loaded  # the check can see what it looks for
-        assert not loaded & {"keyring", "tabulate", "importlib_metadata", "starlette"}, loaded
+        assert not loaded & {"keyring", "importlib_metadata", "starlette"}, loaded
     finally:
         for server in servers:
             server.stop()

@@ -27,25 +27,3 @@ def test_root_help_imports_no_command_module():
     assert "MODULES []" in out
     assert "Commands:" in out and "renew" in out
 
-
-def test_simple_table_prints_what_tabulate_prints():
-    import random
-
-    import tabulate as tabulate_module
-    from tabulate import tabulate
-
-    from libcli.cli.output import simple_table
-
-    assert tabulate_module.WIDE_CHARS_MODE  # tabulate counts columns with wcwidth
-    pieces = ["a", "bb", " ", "é", "€", "日本", "x y", "\x1b[31mred\x1b[0m", "", "…", "1", "-3",
-              "e\u0301", "õ", "한"]
-    rnd = random.Random(1)
-    for _ in range(2000):
-        ncol = rnd.randint(1, 6)
-        headers = ["".join(rnd.choice(pieces) for _ in range(rnd.randint(1, 3))).strip() or "H"
-                   for _ in range(ncol)]
-        rows = [[rnd.choice([None, rnd.randint(-5, 500),
-                             "".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 4)))])
-                 for _ in range(ncol)] for _ in range(rnd.randint(0, 5))]
-        expected = tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True)
-        assert simple_table(headers, rows) == expected, (headers, rows)

@@ -24,7 +24,8 @@ Exit codes:
   3  partly done (some items not renewed or cancelled)
   4  login refused by the library
   5  library unreachable
-  6  a library page was not understood"""
+  6  a library page was not understood
+  130  interrupted (Ctrl-C)"""
 
 ROOT_HELP = """Library cards, loans, renewals, holds and fees from the command line.
 
@@ -79,7 +80,22 @@ SUMMARIES = {
 }
 
 
-class LazyGroup(click.Group):
+class SuggestingGroup(click.Group):
+    """A group that answers a mistyped command with the close ones (difflib)."""
+
+    def resolve_command(self, ctx, args):
+        name = click.utils.make_str(args[0])
+        known = self.list_commands(ctx)
+        if not ctx.resilient_parsing and not name.startswith("-") and name not in known:
+            import difflib
+
+            close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+            hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+            ctx.fail(f"No such command '{name}'.{hint}")
+        return super().resolve_command(ctx, args)
+
+
+class LazyGroup(SuggestingGroup):
     """Loads a command's module only when that command is used."""
 
     def list_commands(self, ctx):
@@ -99,7 +115,9 @@ class LazyGroup(click.Group):
         import importlib
 
         module, attr = COMMANDS[name]
-        return getattr(importlib.import_module(module), attr)
+        command = getattr(importlib.import_module(module), attr)
+        _accept_global_options(command)
+        return command
 
     def invoke(self, ctx):
         # The one place errors become messages and exit codes, so that the
@@ -110,6 +128,10 @@ class LazyGroup(click.Group):
             raise
         except LibcliError as exc:
             print_error(exc)
+            from libcli.cli import output
+
+            if output.json_pending():
+                output.emit_json(output.error_document(exc))
             ctx.exit(int(exc.exit_code))
         except KeyboardInterrupt:
             click.echo("\nlibcli: interrupted", err=True)
@@ -126,17 +148,72 @@ class LazyGroup(click.Group):
 
 
 class State:
-    def __init__(self, color: bool, verbose: int):
+    """The run's settings: colour ("auto", "always" or "never"; output.color_on
+    decides per stream) and verbosity."""
+
+    def __init__(self, color: str, verbose: int):
         self.color = color
-        self.verbose = verbose
+        self.verbose = 0
+        self.log_handler = None
+        self.set_verbose(verbose)
+
+    def set_verbose(self, verbose: int) -> None:
+        self.verbose = max(self.verbose, verbose)
+        if not self.verbose:
+            return
+        import logging
+
+        root = logging.getLogger()
+        if self.log_handler is None:
+            from libcli.redact import RedactingFilter
+
+            self.log_handler = logging.StreamHandler(sys.stderr)
+            self.log_handler.addFilter(RedactingFilter())
+            self.log_handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+            root.addHandler(self.log_handler)
+        root.setLevel(logging.DEBUG)
+        for noisy in ("httpx", "httpcore", "hpack", "asyncio"):
+            logging.getLogger(noisy).setLevel(logging.WARNING if self.verbose < 2 else logging.NOTSET)
 
 
-def _color_wanted(choice: str) -> bool:
-    if choice == "always":
-        return True
-    if choice == "never" or os.environ.get("NO_COLOR"):
-        return False
-    return sys.stdout.isatty()
+def _set_color(ctx: click.Context, choice: str) -> None:
+    ctx.find_root().obj.color = choice
+    # click.echo strips styles off a stream that is not a terminal, unless
+    # the context says otherwise; `always` must survive a pipe.
+    while ctx is not None:
+        ctx.color = {"always": True, "never": False}.get(choice)
+        ctx = ctx.parent
+
+
+def _late_color(ctx, param, value):
+    if value:
+        _set_color(ctx, "never" if value is True else value)
+
+
+def _late_verbose(ctx, param, value):
+    if value:
+        ctx.find_root().obj.set_verbose(value)
+
+
+def _accept_global_options(command: click.Command) -> None:
+    """`libcli loans --no-color` and `libcli loans -v` work as they do before
+    the command: each command also takes the global flags (hidden in its
+    help and completion, which show them once, on `libcli`)."""
+    if getattr(command, "_libcli_globals", False):
+        return
+    command._libcli_globals = True
+    taken = {opt for p in command.params for opt in getattr(p, "opts", ())}
+    extra = [
+        click.Option(["--color"], type=click.Choice(["auto", "always", "never"]), hidden=True,
+                     expose_value=False, callback=_late_color),
+        click.Option(["--no-color"], is_flag=True, hidden=True, expose_value=False,
+                     callback=_late_color),
+        click.Option(["-v", "--verbose"], count=True, hidden=True, expose_value=False,
+                     callback=_late_verbose),
+    ]
+    command.params.extend(o for o in extra if not taken & set(o.opts))
+    for sub in getattr(command, "commands", {}).values():
+        _accept_global_options(sub)
 
 
 @click.group(cls=LazyGroup, help=ROOT_HELP, epilog=EXIT_CODES,
@@ -148,23 +225,11 @@ def _color_wanted(choice: str) -> bool:
 @click.option("-v", "--verbose", count=True, help="Log what happens on stderr (-vv: HTTP too). PINs never appear.")
 @click.pass_context
 def cli(ctx, color, no_color, verbose):
-    ctx.obj = State(color=_color_wanted("never" if no_color else color), verbose=verbose)
-    # click.echo strips styles off a non-terminal unless the context says so.
-    ctx.color = ctx.obj.color
-    if verbose:
-        import logging
+    from libcli.cli.output import setup_streams
 
-        from libcli.redact import RedactingFilter
-
-        handler = logging.StreamHandler(sys.stderr)
-        handler.addFilter(RedactingFilter())
-        handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
-        root = logging.getLogger()
-        root.addHandler(handler)
-        root.setLevel(logging.DEBUG)
-        if verbose < 2:
-            for noisy in ("httpx", "httpcore", "hpack", "asyncio"):
-                logging.getLogger(noisy).setLevel(logging.WARNING)
+    setup_streams()
+    ctx.obj = State(color="auto", verbose=verbose)
+    _set_color(ctx, "never" if no_color else color)
 
 
 def print_error(exc: LibcliError, prefix: str = "error") -> None:
@@ -180,4 +245,18 @@ def print_error(exc: LibcliError, prefix: str = "error") -> None:
 
 
 def main() -> None:
+    if "_LIBCLI_COMPLETE" in os.environ:
+        _fish_completion_keeps_commas()
     cli.main(prog_name="libcli")
+
+
+def _fish_completion_keeps_commas() -> None:
+    """click's fish script splits each completion at every comma, so a help
+    text ("Add, list, rename ...") was cut at its first: split once."""
+    from click.shell_completion import FishComplete, add_completion_class
+
+    class Fish(FishComplete):
+        source_template = FishComplete.source_template.replace(
+            'string split "," $completion', 'string split --max 1 "," $completion')
+
+    add_completion_class(Fish, "fish")

@@ -6,10 +6,13 @@ import sys
 
 import click
 
-from libcli.cli import output
+from libcli.cli import SuggestingGroup, output
 from libcli.cli.options import _complete_cards, json_option, library_option
 from libcli.errors import PinError, UsageError
 from libcli.model import Card
+
+
+PIN_TRIES = 3
 
 
 def _read_pin(pin_stdin: bool) -> str:
@@ -18,22 +21,27 @@ def _read_pin(pin_stdin: bool) -> str:
 
     no_core_dumps()
     if pin_stdin:
+        if output.stdin_closed():
+            raise UsageError("--pin-stdin, but standard input is closed: no PIN to read",
+                             hint="pipe the PIN in: printf '%s\\n' \"$PIN\" | libcli card ... --pin-stdin")
         line = sys.stdin.readline()
         return check_pin(line)
-    if not sys.stdin.isatty():
+    if not output.isatty_stdin():
         raise UsageError(
             "no terminal to ask for the PIN",
             hint="pipe it in with --pin-stdin, or use --pin-command CMD",
         )
-    first = click.prompt("PIN", hide_input=True, default="", show_default=False)
-    check_pin(first)
-    second = click.prompt("PIN again", hide_input=True, default="", show_default=False)
-    if first != second:
-        raise PinError("the two PINs differ; nothing was stored")
-    return check_pin(first)
+    for _ in range(PIN_TRIES):
+        first = output.ask("PIN", hide_input=True, default="", show_default=False)
+        check_pin(first)
+        second = output.ask("PIN again", hide_input=True, default="", show_default=False)
+        if first == second:
+            return check_pin(first)
+        output.info("The two PINs differ; type them again.")
+    raise PinError(f"the two PINs differed {PIN_TRIES} times; nothing was stored")
 
 
-@click.group()
+@click.group(cls=SuggestingGroup)
 def card():
     """Add, list, rename and remove library cards.
 
@@ -65,7 +73,8 @@ def card():
 @click.option("--pickup", metavar="LOCATION", help="Default pickup location for holds.")
 @click.option("--no-check", is_flag=True,
               help="Keep the card without trying the login first (e.g. while offline).")
-def card_add(name, library, number, url, pin_stdin, pin_command, pickup, no_check):
+@json_option
+def card_add(name, library, number, url, pin_stdin, pin_command, pickup, no_check, as_json):
     """Add a card. The PIN is asked for (hidden, twice) and kept in the keyring.
 
     \b
@@ -105,7 +114,15 @@ def card_add(name, library, number, url, pin_stdin, pin_command, pickup, no_chec
         where = "the keyring"
     login = {None: "", True: "; the library accepted the login",
              False: "; the login was not tried: the library did not answer"}[checked]
-    output.info(f"Added card '{stored.name}' ({library}, {number}); PIN from {where}{login}.")
+    _done(as_json, stored, f"Added card '{stored.name}' ({library}, {number}); PIN from {where}{login}.")
+
+
+def _done(as_json: bool, card_: Card, message: str) -> None:
+    """A card command's outcome: the card under --json, else a sentence."""
+    if as_json:
+        output.emit_json({"card": _card_json(card_)})
+    else:
+        output.info(message)
 
 
 def _try_login(card: Card, pin: str | None) -> bool:
@@ -128,7 +145,8 @@ def _try_login(card: Card, pin: str | None) -> bool:
 @card.command("pin")
 @click.argument("name", shell_complete=_complete_cards)
 @click.option("--pin-stdin", is_flag=True, help="Read the PIN from the first line of standard input.")
-def card_pin(name, pin_stdin):
+@json_option
+def card_pin(name, pin_stdin, as_json):
     """Store a new PIN for a card in the keyring.
 
     \b
@@ -142,7 +160,7 @@ def card_pin(name, pin_stdin):
     cards_mod.store_pin(card_, _read_pin(pin_stdin))
     if card_.pin_command:
         cards_mod.CardStore().update(name, pin_command=None)
-    output.info(f"Stored a new PIN for card '{name}'.")
+    _done(as_json, cards_mod.CardStore().get(name), f"Stored a new PIN for card '{name}'.")
 
 
 @card.command("list")
@@ -153,13 +171,13 @@ def card_list(as_json):
     \b
     Examples:
       libcli card list
-      libcli card list --json | jq -r '.[].name'
+      libcli card list --json | jq -r '.cards[].name'
     """
     from libcli.cards import CardStore
 
     cards = CardStore().cards()
     if as_json:
-        output.emit_json([_card_json(c) for c in cards])
+        output.emit_json({"cards": [_card_json(c) for c in cards]})
         return
     if not cards:
         output.info("No cards yet. Add one with: libcli card add NAME --library ID --number CARD")
@@ -168,6 +186,7 @@ def card_list(as_json):
         ["Name", "Library", "Number", "PIN from", "Default", "Address"],
         [[c.name, c.library, c.number, _pin_source(c), "*" if c.default else "", c.url or ""]
          for c in cards],
+        drop=("Address", "PIN from"), squeeze=("Address",),
     )
 
 
@@ -185,7 +204,8 @@ def _card_json(c: Card) -> dict:
 
 @card.command("remove")
 @click.argument("name", shell_complete=_complete_cards)
-def card_remove(name):
+@json_option
+def card_remove(name, as_json):
     """Remove a card and its PIN from the keyring.
 
     \b
@@ -201,13 +221,14 @@ def card_remove(name):
         account.forget_session(removed)
     except Exception:  # a card of a library no longer known has no session to drop
         pass
-    output.info(f"Removed card '{name}'.")
+    _done(as_json, removed, f"Removed card '{name}'.")
 
 
 @card.command("rename")
 @click.argument("name", shell_complete=_complete_cards)
 @click.argument("new_name")
-def card_rename(name, new_name):
+@json_option
+def card_rename(name, new_name, as_json):
     """Rename a card (its PIN stays where it is).
 
     \b
@@ -221,12 +242,13 @@ def card_rename(name, new_name):
     old = account.snapshot_path(name)
     if old.exists():
         old.replace(account.snapshot_path(new_name))
-    output.info(f"Renamed card '{name}' to '{new_name}'.")
+    _done(as_json, CardStore().get(new_name), f"Renamed card '{name}' to '{new_name}'.")
 
 
 @card.command("default")
 @click.argument("name", shell_complete=_complete_cards)
-def card_default(name):
+@json_option
+def card_default(name, as_json):
     """Make a card the default for commands that act on one card.
 
     \b
@@ -236,7 +258,7 @@ def card_default(name):
     from libcli.cards import CardStore
 
     CardStore().set_default(name)
-    output.info(f"'{name}' is now the default card.")
+    _done(as_json, CardStore().get(name), f"'{name}' is now the default card.")
 
 
 @card.command("set")
@@ -244,7 +266,8 @@ def card_default(name):
 @click.option("--pickup", metavar="LOCATION", help="Default pickup location for holds.")
 @click.option("--url", metavar="URL", help="Another address for the library.")
 @click.option("--pin-command", metavar="CMD", help="A shell command whose output is the PIN.")
-def card_set(name, pickup, url, pin_command):
+@json_option
+def card_set(name, pickup, url, pin_command, as_json):
     """Change a card's settings.
 
     \b
@@ -265,7 +288,7 @@ def card_set(name, pickup, url, pin_command):
     if not changes:
         raise UsageError("nothing to change; give --pickup, --url or --pin-command")
     CardStore().update(name, **changes)
-    output.info(f"Updated card '{name}'.")
+    _done(as_json, CardStore().get(name), f"Updated card '{name}'.")
 
 
 @card.command("check")
@@ -286,9 +309,9 @@ def card_check(cards, as_json):
 
     results = AccountService().check_logins(selected)
     if as_json:
-        output.emit_json([{"card": r.card.name, "ok": r.ok,
-                           "error": output.error_json(r.error) if r.error else None}
-                          for r in results])
+        output.emit_json({"cards": [{"card": r.card.name, "ok": r.ok,
+                                     "error": output.error_json(r.error) if r.error else None}
+                                    for r in results]})
     else:
         for r in results:
             if r.ok:

@@ -84,5 +84,14 @@ def resolve_ids(items: list[Any], wanted: tuple[str, ...], kind: str,
     return chosen
 
 
+def card_failed(card, exc: LibcliError) -> None:
+    """A one-card command failed: stderr says why, stdout carries the error
+    document under --json, and the exit code is the error's."""
+    output.card_error(card.name, card.library, exc)
+    if output.json_pending():
+        output.emit_json(output.error_document(exc, card=card.name))
+    click.get_current_context().exit(int(exc.exit_code))
+
+
 def need_decision(what: str, flag: str) -> LibcliError:
     return UsageError(f"{what}, and there is no terminal to ask", hint=f"add {flag}")

@@ -88,8 +88,7 @@ def _run_in_demo(ctx, args: list[str]) -> int:
     from libcli.cli import cli
 
     state = ctx.find_root().obj
-    flags = [] if state is None else (["--color", "always" if state.color else "never"]
-                                      + ["-v"] * state.verbose)
+    flags = [] if state is None else ["--color", state.color] + ["-v"] * state.verbose
     if args and args[0] == "demo":
         raise click.UsageError("already in the demo: `libcli demo COMMAND`")
     return cli.main(args=flags + args, prog_name="libcli demo", standalone_mode=False)

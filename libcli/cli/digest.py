@@ -63,10 +63,11 @@ def status(cards, as_json):
         output.table(
             ["Card", "Library", "Loans", "Due soon", "Overdue", "Holds", "Ready", "Balance"],
             [[r["card"], r["library"], r["loans"],
-              output.paint(str(r["due_soon"]), "yellow" if r["due_soon"] else None),
-              output.paint(str(r["overdue"]), "red" if r["overdue"] else None),
-              r["holds"], output.paint(str(r["holds_ready"]), "green" if r["holds_ready"] else None),
+              output.styled(r["due_soon"], "yellow" if r["due_soon"] else None),
+              output.styled(r["overdue"], "red" if r["overdue"] else None),
+              r["holds"], output.styled(r["holds_ready"], "green" if r["holds_ready"] else None),
               str(Money(r["balance_cents"], r["currency"]))] for r in rows],
+            drop=("Holds", "Library"),
         )
     common.finish(results)
 
@@ -110,23 +111,26 @@ def remind(cards, within, as_json):
               help="Write to this file (default: standard output).")
 @click.option("--alarm-days", type=click.IntRange(0, 14), default=1, show_default=True,
               help="Remind this many days before (at 09:00).")
-def calendar(cards, path, alarm_days):
+@json_option
+def calendar(cards, path, alarm_days, as_json):
     """Write an iCalendar file of due dates and pickup deadlines.
 
     Each loan and each ready hold is one all-day event with a stable UID, so
     importing the file again updates events instead of duplicating them.
+    With --json, the events as JSON (and the file, with -o, still written).
 
     \b
     Examples:
       libcli calendar -o ~/library.ics
       libcli calendar --card kid > kid.ics
+      libcli calendar --json | jq -r '.events[] | "\\(.date) \\(.summary)"'
     """
     from libcli.ics import build_calendar
 
     today = common.today()
     selected = common.select_cards(cards)
     results, accounts = fetch_accounts(selected, today)
-    common.report(results)
+    errors = common.report(results)
     loans = [l for a in accounts for l in a.loans]
     holds = [h for a in accounts for h in a.holds]
     data = build_calendar(loans, holds, alarm_days=alarm_days)
@@ -136,8 +140,22 @@ def calendar(cards, path, alarm_days):
         from libcli.storage import atomic_write
 
         atomic_write(Path(path), data.decode("utf-8"))
-        output.info(f"Wrote {len(loans)} due dates and "
-                    f"{sum(1 for h in holds if h.status is HoldStatus.READY)} pickup deadlines to {path}")
-    else:
+        if not as_json:
+            output.info(f"Wrote {len(loans)} due dates and "
+                        f"{sum(1 for h in holds if h.status is HoldStatus.READY)} pickup deadlines to {path}")
+    if as_json:
+        output.emit_json({"events": _events(data), "errors": errors, "path": path})
+    elif not path:
         click.echo(data.decode("utf-8"), nl=False)
     common.finish(results)
+
+
+def _events(ical: bytes) -> list[dict]:
+    """The calendar's events read back from the iCalendar data, so the JSON
+    says exactly what the file does."""
+    from icalendar import Calendar
+
+    return [{"uid": str(ev["uid"]), "date": ev.decoded("dtstart").isoformat(),
+             "summary": str(ev["summary"]), "description": str(ev.get("description", "")),
+             "location": str(ev["location"]) if "location" in ev else None}
+            for ev in Calendar.from_ical(ical).walk("VEVENT")]

@@ -7,8 +7,9 @@ from datetime import date
 import click
 from msgspec.structs import replace
 
-from libcli.cli import common, output
-from libcli.cli.options import card_option, complete_ids, json_option, library_option, single_card_option
+from libcli.cli import SuggestingGroup, common, output
+from libcli.cli.options import (card_option, complete_ids, json_option, library_option,
+                                single_card_option, yes_option)
 from libcli.errors import UsageError
 from libcli.model import CancelResult, Hold, HoldStatus
 
@@ -68,16 +69,17 @@ def holds(cards, ready, as_json):
     elif shown:
         output.table(
             ["ID", "Card", "Title", "Status", "Pickup at", "Expires"],
-            [[h.id, output.clean(h.card), output.short(h.title, 40),
-              output.paint(hold_state(h), output.STATUS_COLOURS.get(h.status)),
-              output.short(h.pickup_location, 24), output.day(h.expires)] for h in shown],
+            [[h.id, output.clean(h.card), output.clean(h.title),
+              output.styled(hold_state(h), output.STATUS_COLOURS.get(h.status)),
+              output.clean(h.pickup_location), output.day(h.expires)] for h in shown],
+            drop=("Expires", "Card", "Pickup at"), squeeze=("Title", "Pickup at"),
         )
     elif not errors:
         output.info("No holds ready for pickup." if ready else "No holds.")
     common.finish(results)
 
 
-@click.group()
+@click.group(cls=SuggestingGroup)
 def hold():
     """Place and cancel holds (reservations).
 
@@ -111,7 +113,7 @@ def hold_pickups(record, card, as_json):
         return
     output.table(["Code", "Name", "Default"],
                  [[output.clean(p.code), output.clean(p.name), "*" if p.default else ""]
-                  for p in result.value])
+                  for p in result.value], squeeze=("Name",))
 
 
 @hold.command("place")
@@ -161,8 +163,7 @@ def hold_place(record, card, pickup, accept_terms, as_json):
         if isinstance(result.error, TermsNotAccepted) and not result.error.hint:
             result.error.hint = ("The library's terms:\n  " + output.clean(result.error.terms)
                                  + "\nTo accept them, run the command again with --accept-terms.")
-        output.card_error(chosen.name, chosen.library, result.error)
-        click.get_current_context().exit(int(result.error.exit_code))
+        common.card_failed(chosen, result.error)
     placed = replace(result.value, card=chosen.name)
     if as_json:
         output.emit_json(placed.to_dict())
@@ -175,25 +176,25 @@ def hold_place(record, card, pickup, accept_terms, as_json):
 
 
 def _ask_pickup(locations) -> str:
-    import sys
-
     names = "\n".join(f"  {p.code}: {p.name}" for p in locations)
-    if not sys.stdin.isatty():
-        raise UsageError("which pickup location? add --pickup LOCATION",
+    if not output.isatty_stdin():
+        raise UsageError("which pickup location? there is no terminal to ask; add --pickup LOCATION",
                          hint=f"the library offers:\n{output.clean_multiline(names)}")
     for i, p in enumerate(locations, 1):
         click.echo(f"  {i:2d}. {output.clean(p.name)} ({output.clean(p.code)})", err=True)
-    choice = click.prompt("Pickup location", type=click.IntRange(1, len(locations)), err=True)
+    choice = output.ask("Pickup location", type=click.IntRange(1, len(locations)))
     return locations[choice - 1].code
 
 
 @hold.command("cancel")
 @click.argument("ids", nargs=-1, required=True, shell_complete=complete_ids("holds"))
 @card_option
+@yes_option("Do not ask for confirmation on a terminal.")
 @json_option
-def hold_cancel(ids, cards, as_json):
+def hold_cancel(ids, cards, yes, as_json):
     """Cancel holds by ID (from `libcli holds`; unique prefixes work).
 
+    On a terminal it asks first (--yes does not); a script is not asked.
     A hold already waiting for you at the library cannot be cancelled
     online: contact the pickup library. Exits 3 when some were not cancelled.
 
@@ -217,6 +218,13 @@ def hold_cancel(ids, cards, as_json):
             for h in chosen:
                 if h.cancellable:
                     by_card.setdefault(h.card, []).append(h)
+            going = [h for hs in by_card.values() for h in hs]
+            if going and not yes and output.isatty_stdin():
+                listed = "".join(f"\n  {h.id}  {output.clean(h.title)} ({output.clean(h.card)})"
+                                 for h in going)
+                if not output.confirm(f"Cancel {len(going)} hold{'s' if len(going) > 1 else ''}?"
+                                      f"{listed}\n"):
+                    raise click.exceptions.Abort()
 
             async def cancel(b):
                 # One writer per account across processes; holds another
@@ -252,10 +260,11 @@ def hold_cancel(ids, cards, as_json):
         output.emit_json({"results": [r.to_dict() for r in rows], "errors": errors})
     else:
         output.table(["ID", "Card", "Title", "Result"],
-                     [[r.hold_id, r.card, output.short(r.title, 40),
-                       output.paint("cancelled", "green") if r.cancelled
-                       else output.paint(f"not cancelled: {output.clean(r.message)}", "red")]
-                      for r in rows])
+                     [[r.hold_id, r.card, output.clean(r.title),
+                       output.styled("cancelled", "green") if r.cancelled
+                       else output.styled(f"not cancelled: {output.clean(r.message)}", "red")]
+                      for r in rows],
+                     drop=("Card",), squeeze=("Title",), wrap=("Result",))
     common.finish(fetched + posted, partial=any(not r.cancelled for r in rows))
 
 
@@ -306,6 +315,7 @@ def search(query, library, card, limit, as_json):
         output.info("No titles found.")
         return
     output.table(["Record", "Title", "Author", "Year", "Format"],
-                 [[output.clean(r.record_id), output.short(r.title, 50),
-                   output.short(", ".join(r.authors), 28), output.clean(r.year),
-                   output.short(", ".join(r.formats), 16)] for r in result.value])
+                 [[output.clean(r.record_id), output.clean(r.title),
+                   output.clean(", ".join(r.authors)), output.clean(r.year),
+                   output.clean(", ".join(r.formats))] for r in result.value],
+                 drop=("Format", "Year", "Author"), squeeze=("Title", "Author", "Format"))

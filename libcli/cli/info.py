@@ -16,14 +16,14 @@ def libraries(as_json):
     \b
     Examples:
       libcli libraries
-      libcli libraries --json | jq '.[] | {id, online_payment_minimum_cents}'
+      libcli libraries --json | jq '.libraries[] | {id, online_payment_minimum_cents}'
     """
     from libcli.model import Money
     from libcli.policy import consortia
 
     known = list(consortia().values())
     if as_json:
-        output.emit_json([c.to_dict() for c in known])
+        output.emit_json({"libraries": [c.to_dict() for c in known]})
         return
     rows = []
     for c in known:
@@ -41,7 +41,8 @@ def libraries(as_json):
         rows.append([c.id, c.name, c.backend, c.url, limit if limit is not None else "-",
                      notice if notice is not None else "-", online])
     output.table(["ID", "Name", "System", "Address", "Renewals", "Notice days", "Online payment"],
-                 rows)
+                 rows, drop=("Address", "Notice days", "Renewals", "System"),
+                 squeeze=("Name", "Online payment"))
 
 
 @click.command()
@@ -101,7 +102,7 @@ def doctor(as_json):
     if card_rows:
         output.table(["Card", "Library", "PIN from", "PIN available"],
                      [[r["name"], r["library"], r["pin_source"], "yes" if r["pin_available"] else "NO"]
-                      for r in card_rows])
+                      for r in card_rows], wrap=("PIN from",))
     else:
         click.echo("no cards yet")
 

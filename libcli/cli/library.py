@@ -86,7 +86,8 @@ def library_list(as_json):
         click.echo("You have added no libraries (libcli library add --help).")
         return
     output.table(["ID", "Name", "System", "Address"],
-                 [[c.id, c.name, _system(c.backend), c.url] for c in mine])
+                 [[c.id, c.name, _system(c.backend), c.url] for c in mine],
+                 drop=("Address",), squeeze=("Name",))
 
 
 @library.command("remove")
@@ -145,7 +146,8 @@ def library_check(card_name, as_json):
                    f"({_system(report['system'])}, {report['host']})")
         marks = {True: "ok", False: "FAILED", None: "-"}
         output.table(["Function", "Result", "Detail"],
-                     [[s["function"], marks[s["ok"]], s["detail"]] for s in report["checks"]])
+                     [[s["function"], marks[s["ok"]], s["detail"]] for s in report["checks"]],
+                     wrap=("Detail",))
     raise SystemExit(checkup.exit_code(report))
 
 

@@ -15,7 +15,7 @@ if TYPE_CHECKING:  # libcli.model is imported where used: completion loads this 
     from libcli.model import Loan
 
 
-def loan_rows(loans: list[Loan], today: date) -> list[list[str]]:
+def loan_rows(loans: list[Loan], today: date) -> list[list]:
     from libcli.model import DueStatus
 
     rows = []
@@ -27,18 +27,22 @@ def loan_rows(loans: list[Loan], today: date) -> list[list[str]]:
             fee = f"est. fee {loan.estimated_fee}" if loan.estimated_fee.cents else "no late fee"
             note = f"{fee}; {note}" if note else fee
         rows.append([
-            loan.id, output.clean(loan.card), output.short(loan.title, 40),
-            output.short(loan.author, 22),
-            output.paint(f"{output.day(loan.due_date)} ({output.relative(loan.due_date, today)})",
-                         colour),
-            output.paint(loan.status.value.replace("_", " "), colour, bold=loan.status is DueStatus.OVERDUE),
+            loan.id, output.clean(loan.card), output.clean(loan.title), output.clean(loan.author),
+            output.styled(f"{output.day(loan.due_date)} ({output.relative(loan.due_date, today)})",
+                          colour),
+            output.styled(loan.status.value.replace("_", " "), colour,
+                          bold=loan.status is DueStatus.OVERDUE),
             f"{'?' if loan.renewals_used is None else loan.renewals_used}/{limit}",
-            output.short(note, 48),
+            output.clean(note),
         ])
     return rows
 
 
 LOAN_HEADERS = ["ID", "Card", "Title", "Author", "Due", "Status", "Renewed", "Note"]
+# On a narrow terminal: the due date says late or soon (and is coloured), so
+# the status goes before the card; the ID and the due date always stay.
+LOAN_FIT = {"drop": ("Note", "Renewed", "Author", "Status", "Card"),
+            "squeeze": ("Title", "Author", "Note")}
 
 
 def filter_loans(loans: list[Loan], today: date, due_within: int | None, overdue: bool):
@@ -150,7 +154,7 @@ def show_loans(selected, *, due_within=None, overdue=False, offline=False, as_js
         output.emit_json({"loans": [l.to_dict() for l in shown], "errors": errors,
                           "today": today.isoformat()})
     elif shown:
-        output.table(LOAN_HEADERS, loan_rows(shown, today))
+        output.table(LOAN_HEADERS, loan_rows(shown, today), **LOAN_FIT)
     elif not errors:
         output.info("No loans." if due_within is None and not overdue else "No loans match.")
     common.finish(results)
@@ -245,10 +249,11 @@ def renew(ids, all_, due_within, dry_run, cards, as_json):
             output.emit_json({"dry_run": True, "plan": plan, "errors": errors})
         elif plan:
             output.table(["ID", "Card", "Title", "Due", "Would", "Why"],
-                         [[p["id"], p["card"], output.short(p["title"], 40),
+                         [[p["id"], p["card"], output.clean(p["title"]),
                            output.day(date.fromisoformat(p["due_date"])),
-                           "renew" if p["would_renew"] else "skip", output.short(p["reason"], 50)]
-                          for p in plan])
+                           "renew" if p["would_renew"] else "skip", output.clean(p["reason"])]
+                          for p in plan],
+                         drop=("Due", "Card"), squeeze=("Title",), wrap=("Why",))
         else:
             output.info(_nothing(due_within))
         common.finish(fetched)
@@ -280,10 +285,11 @@ def renew(ids, all_, due_within, dry_run, cards, as_json):
     elif rows:
         output.table(
             ["ID", "Card", "Title", "Result"],
-            [[r.loan_id, r.card, output.short(r.title, 40),
-              output.paint(f"renewed, due {output.day(r.new_due_date)}", "green") if r.renewed
-              else output.paint(f"not renewed: {output.clean(r.message or 'no reason given')}", "red")]
+            [[r.loan_id, r.card, output.clean(r.title),
+              output.styled(f"renewed, due {output.day(r.new_due_date)}", "green") if r.renewed
+              else output.styled(f"not renewed: {output.clean(r.message or 'no reason given')}", "red")]
              for r in rows],
+            drop=("Card",), squeeze=("Title",), wrap=("Result",),
         )
     else:
         output.info(_nothing(due_within))

@@ -86,11 +86,14 @@ def fees(cards, as_json):
         if balance.items:
             output.table(
                 ["Type", "Title", "Description", "Date", "Amount", "Online"],
-                [[f.fee_type.value.replace("_", " "), output.short(f.title, 34),
-                  output.short(f.description, 28), output.day(f.created), str(f.amount),
+                [[f.fee_type.value.replace("_", " "), output.clean(f.title),
+                  output.clean(f.description), output.day(f.created), str(f.amount),
                   "yes" if f.payable_online else "no"] for f in balance.items],
+                drop=("Description", "Date", "Type"), squeeze=("Title", "Description"),
             )
-        minimum = f" (online minimum {Money(rep['minimum_online_cents'])})" if rep["minimum_online_cents"] else ""
+        least = str(Money(rep["minimum_online_cents"])) if rep["minimum_online_cents"] else None
+        # Not when the reason already names it ("below the online minimum 0.65 €").
+        minimum = f" (online minimum {least})" if least and least not in (rep["reason_text"] or "") else ""
         if rep["total_cents"] == 0:
             click.echo("  Nothing to pay.")
         elif rep["payable_online"]:
@@ -167,8 +170,8 @@ def pay(card, yes, no_browser, no_wait, timeout, amount, as_json):
             if not yes:
                 if not output.isatty_stdin():
                     raise common.need_decision(f"paying {balance.total} needs confirmation", "--yes")
-                if not click.confirm(f"Pay the whole balance of {balance.total} for card "
-                                     f"'{chosen.name}' online?", err=True):
+                if not output.confirm(f"Pay the whole balance of {balance.total} for card "
+                                      f"'{chosen.name}' online?"):
                     raise click.exceptions.Abort()
             # The amount shown and confirmed is the one paid: start_payment
             # re-reads the fines page and the terms page and refuses, before
@@ -207,10 +210,9 @@ def pay(card, yes, no_browser, no_wait, timeout, amount, as_json):
     except LibcliError as exc:
         if isinstance(exc, (Refused,)):
             raise
-        output.card_error(chosen.name, chosen.library, exc)
-        click.get_current_context().exit(int(exc.exit_code))
+        common.card_failed(chosen, exc)
     if outcome is True:
-        output.info(output.paint("Payment registered.", "green"))
+        output.info("Payment registered.", "green")
     elif outcome is False:
         output.info(f"The payment is not registered yet. Check later with: libcli fees --card {chosen.name}")
         click.get_current_context().exit(3)
@@ -233,7 +235,7 @@ async def _wait_registered(backend, amount, timeout, registered) -> bool:
     import asyncio
 
     spinner = "|/-\\"
-    tty = sys.stderr.isatty()
+    tty = output.isatty(sys.stderr)
     deadline = time.monotonic() + timeout
     i = 0
     try:

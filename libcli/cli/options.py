@@ -64,9 +64,21 @@ def single_card_option(required: bool = True):
                         shell_complete=_complete_cards, help="The card to use.")
 
 
+def _json_wanted(ctx, param, value):
+    if value:
+        from libcli.cli.output import JSON_WANTED
+
+        ctx.meta[JSON_WANTED] = True
+    return value
+
+
 def json_option(f):
-    return click.option("--json", "as_json", is_flag=True,
+    return click.option("--json", "as_json", is_flag=True, callback=_json_wanted,
                         help="Print one JSON document on stdout, nothing else.")(f)
+
+
+def yes_option(help: str = "Do not ask for confirmation (needed in scripts)."):
+    return click.option("--yes", "-y", is_flag=True, help=help)
 
 
 def library_option(required: bool = False, **kw):

@@ -9,6 +9,7 @@ so scripts can parse both. ``--big-loans N`` adds a patron with N loans
 from __future__ import annotations
 
 import argparse
+import errno
 import socket
 import sys
 from pathlib import Path
@@ -74,7 +75,13 @@ def main(argv: list[str] | None = None) -> None:
     # Loopback only: the demo's PINs are public.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", args.port))
+    try:
+        sock.bind(("127.0.0.1", args.port))
+    except OSError as exc:
+        sock.close()
+        why = "is already in use" if exc.errno == errno.EADDRINUSE else f"cannot be used ({exc.strerror})"
+        sys.exit(f"python -m libcli.sandbox: port {args.port} on 127.0.0.1 {why}; "
+                 "choose another with --port N, or --port 0 for a free one")
     sock.listen(128)
     port = sock.getsockname()[1]
     for p in demo_patrons(args.view):
