@@ -329,7 +329,10 @@ class Run:
                 self._locks[card.name] = storage.WriteLock(path)
                 self._seen_writes[card.name] = self._locks[card.name].peek()
                 cookie_list, state = load_session(path)
-                if not cookie_list and not card.demo and self.service._pin_source is None:
+                # No saved session at all (Primo VE keeps its token in the
+                # state, not in cookies): this card will log in.
+                if (not cookie_list and not state and not card.demo
+                        and self.service._pin_source is None):
                     self._prefetch.add(card.name)
                 self._loaded[card.name] = {"version": SESSION_VERSION, "cookies": cookie_list,
                                            "state": _copy_json(state)}

@@ -90,6 +90,13 @@ def variant_options(spec: str) -> dict:
     return options
 
 
+def driver_of(view: str, spec: str | None) -> str:
+    """The ILS driver a view's pages follow under a variant spec: the spec's,
+    else the view's own (heili KohaRestSuomi, helmet SierraRest)."""
+    chosen = variant_options(spec).get("finna_driver") if spec else None
+    return chosen or {"heili": "koha", "helmet": "sierra"}[view]
+
+
 def variant_args(spec: str) -> list[str]:
     """The same spec as ``python -m libcli.sandbox`` arguments."""
     flags = {"finna_variant": "--finna-variant", "finna_driver": "--finna-driver",

@@ -20,7 +20,7 @@ from libcli import http
 from libcli.cli import cli
 from libcli.errors import ExitCode
 from libcli.model import FeeType
-from libcli.sandbox.circulation import Clock
+from libcli.sandbox.circulation import RENEW_LIMIT, Clock
 from libcli.sandbox.seed import add_big_account, build_library
 from tests.helpers.live_server import LiveServer
 
@@ -253,7 +253,7 @@ def test_thirty_loans_each_reported_once_renewed_or_with_its_reason(servers, mem
     s = servers("heili", library=lib)
     add("big", s, big.card, "7777")
     truth = {l.loan_id: lib.renew_check(big.card, l.loan_id) for l in lib.loans_of(big.card)}
-    at_limit_now = sum(l.renewals >= lib.renewal_limit(l) for l in lib.loans_of(big.card))
+    # (a loan both reserved and at its limit is refused as reserved first)
     doc, _ = run_json("renew", "--all", expect=ExitCode.PARTIAL)
     results = doc["results"]
     assert len(results) == 30
@@ -261,8 +261,12 @@ def test_thirty_loans_each_reported_once_renewed_or_with_its_reason(servers, mem
     refused = [r for r in results if not r["renewed"]]
     assert len(refused) == sum(reason is not None for reason in truth.values())
     assert all(r["message"] for r in refused)  # each with the library's reason
+    # In libcli's words where the page gives counts, else the library's own
+    # (KohaRestSuomi prints no count for a permanent block, only its message:
+    # renew_item_limit, languages/fi.ini).
     assert sum("renewals left" in r["message"] or "limit" in r["message"]
-               for r in refused) == at_limit_now
+               or "uusimiskerrat ovat tulleet täyteen" in r["message"]
+               for r in refused) == sum(reason == RENEW_LIMIT for reason in truth.values())
     assert all(r["new_due_date"] and not r["message"] for r in results if r["renewed"])
     renewed_in_library = [l for l in lib.loans_of(big.card) if truth[l.loan_id] is None]
     assert all(l.renewals >= 1 for l in renewed_in_library)

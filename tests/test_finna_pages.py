@@ -112,7 +112,7 @@ def test_loans_page_fields():
     assert a.barcode == "H4600000001" and a.material is Material.BOOK
     assert a.renewals_remaining == 3 and a.renew_token == "9001|5000001"
     assert a.key == "helmet.1234567|5000001"  # the item part, not the checkout id
-    assert b.renew_token is None and b.site_reason == "Ei voi uusia"
+    assert b.renew_token is None and b.site_reason == "Varattu toiselle asiakkaalle"  # the driver's message (l. 190-191)
     assert b.reserved and b.overdue_flag and b.result is None  # overdue alert is no renew result
     assert b.renewals_used == 5 and b.material is Material.MAGAZINE
     assert b.due_date == date(2025, 2, 24)  # not the checked-out date

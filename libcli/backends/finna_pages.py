@@ -122,6 +122,8 @@ _NO_ITEMS = _words(r"\bei ole\b", r"\bei lainoja\b", r"\bei varauksia\b", r"\bei
                    r"\binga\b", r"\bhar inte\b", r"\bhar inga\b", r"do not have", r"don't have",
                    r"\bno (?:items|holds|fines|loans)\b")
 _HEADER_COUNT = re.compile(r"\((\d+)\)\s*$")
+# renew_item_due (languages/{fi,sv,en}.ini): the due-soon note, not a reason.
+_DUE_SOON_NOTE = re.compile(r"alle vuorokausi|inom ett dygn|within the next 24 hours", re.I)
 
 
 # --- page identity ---------------------------------------------------------------
@@ -820,10 +822,15 @@ def parse_loan_row(row: LexborNode, index: int = 0, *, has_form: bool = False,
     reserved = False
     overdue = False
     reason = None
+    status_message = None
     for level, node in scan.alerts:
         text = text_of(node)
         if _RESERVED.search(text):
             reserved = True
+        if level == "info" and text and not _DUE_SOON_NOTE.search(text):
+            # The driver's status message (checkedout.phtml l. 190-191:
+            # $ilsDetails['message'], e.g. KohaRestSuomi's too_many, on_reserve).
+            status_message = status_message or text
         if level == "success" and (_RENEW_OK.search(text) or not _OVERDUE.search(text)):
             result = RowResult(True, text or None)
         elif level == "danger" and _RENEW_FAIL.search(text):
@@ -834,6 +841,8 @@ def parse_loan_row(row: LexborNode, index: int = 0, *, has_form: bool = False,
             result = RowResult(False, text)
     if token is None and no_checkbox is not None:
         reason = text_of(no_checkbox) or None
+    if token is None and status_message:
+        reason = status_message
     barcode = _barcode(meta_text, meta_low) or _barcode(status_text, status_low)
     return RawLoan(
         record_id=record_id, title=title, due_date=due, author=_author(scan), barcode=barcode,

@@ -571,7 +571,10 @@ class PrimoBackend(Backend):
         _, _, form = await self._hold_form(record_id)
         return form.locations
 
-    async def place_hold(self, record_id: str, pickup: str | None) -> PlaceHoldResult:
+    async def place_hold(self, record_id: str, pickup: str | None, *,
+                         accept_terms: bool = False) -> PlaceHoldResult:
+        # Primo VE's request form asks no terms (reference §5); the flag has
+        # nothing to accept here.
         """Submit the request form (§5 step 5: the body captured from the UI
         [S1 OPY]; success is ``status: ok`` with no request id [S1 OPY])."""
         try:

@@ -8,7 +8,8 @@ from tests.helpers.live_server import LiveServer
 
 def add_card(server: LiveServer, name: str = "me", number: str = "10000001",
              pin: str = "1234") -> None:
-    r = CliRunner().invoke(cli, ["card", "add", name, "--library", server.view, "--number",
+    r = CliRunner().invoke(cli, ["card", "add", "--no-check", name, "--library", server.view,
+                                 "--number",
                                  number, "--url", server.url, "--pin-stdin"], input=pin + "\n")
     assert r.exit_code == 0, r.output
 
