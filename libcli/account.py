@@ -204,7 +204,8 @@ def snapshot_loans(card: Card) -> list[Loan] | None:
             Loan(card=card.name, account=card.key, key=str(d["key"]), title=str(d["title"]),
                  author=d.get("author"), due_date=date.fromisoformat(d["due_date"]),
                  record_id=d.get("record_id"), material=Material.parse(d.get("material")),
-                 renewals_used=int(d.get("renewals_used") or 0),
+                 renewals_used=(None if d.get("renewals_used") is None
+                                else int(d["renewals_used"])),
                  renewals_limit=d.get("renewals_limit"),
                  renewable=bool(d.get("renewable", True)),
                  not_renewable_reason=d.get("not_renewable_reason"))
