@@ -90,6 +90,9 @@ class SiteSession:
 
 class Backend(abc.ABC):
     name: str = ""
+    # How long the library keeps a started online payment open (minutes);
+    # None: the site does not say. `libcli pay` shows it with the address.
+    payment_open_minutes: int | None = None
 
     def __init__(
         self,

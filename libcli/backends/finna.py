@@ -109,6 +109,10 @@ MAX_LOANS = 2000
 
 class FinnaBackend(Backend):
     name = "finna"
+    # A started transaction blocks a new one until it is this old
+    # (FinnaOnlinePaymentControllerTrait: getStartedTransactionForPatron with
+    # `transactionMaxDuration`, default 15 minutes).
+    payment_open_minutes = 15
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)

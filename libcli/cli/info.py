@@ -55,6 +55,30 @@ def doctor(as_json):
       libcli doctor
       libcli doctor --json
     """
+    from libcli import __version__
+
+    report = _doctor_report()
+    card_rows, problems = report["cards"], report["problems"]
+    if as_json:
+        output.emit_json(report)
+        return
+    click.echo(f"libcli {__version__}")
+    click.echo(f"keyring:     {report['keyring']}")
+    click.echo(f"config file: {report['config_file']}")
+    click.echo(f"cache dir:   {report['cache_dir']}")
+    click.echo(f"data dir:    {report['data_dir']}")
+    for problem in problems:
+        output.warn(problem)
+    if card_rows:
+        output.table(["Card", "Library", "PIN from", "PIN available"],
+                     [[r["name"], r["library"], r["pin_source"], "yes" if r["pin_available"] else "NO"]
+                      for r in card_rows], wrap=("PIN from",))
+    else:
+        click.echo("no cards yet")
+
+
+def _doctor_report() -> dict:
+    """The keyring, libcli's folders and each card's PIN source (no network)."""
     from libcli import __version__, storage
     from libcli.cards import CardStore, config_path, keyring_backend, keyring_description
     from libcli.errors import LibcliError
@@ -79,7 +103,7 @@ def doctor(as_json):
             source, ok = "keyring", keyring_ok and _has_keyring_pin(c)
         card_rows.append({"name": c.name, "library": c.library, "pin_source": source,
                           "pin_available": ok})
-    report = {
+    return {
         "version": __version__,
         "keyring": keyring_description(),
         "keyring_usable": keyring_ok,
@@ -89,22 +113,6 @@ def doctor(as_json):
         "cards": card_rows,
         "problems": problems,
     }
-    if as_json:
-        output.emit_json(report)
-        return
-    click.echo(f"libcli {__version__}")
-    click.echo(f"keyring:     {report['keyring']}")
-    click.echo(f"config file: {report['config_file']}")
-    click.echo(f"cache dir:   {report['cache_dir']}")
-    click.echo(f"data dir:    {report['data_dir']}")
-    for problem in problems:
-        output.warn(problem)
-    if card_rows:
-        output.table(["Card", "Library", "PIN from", "PIN available"],
-                     [[r["name"], r["library"], r["pin_source"], "yes" if r["pin_available"] else "NO"]
-                      for r in card_rows], wrap=("PIN from",))
-    else:
-        click.echo("no cards yet")
 
 
 def _has_keyring_pin(card) -> bool:
