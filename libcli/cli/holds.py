@@ -138,14 +138,27 @@ def hold_place(record, card, pickup, accept_terms, as_json):
 
 
 def _ask_pickup(locations) -> str:
+    """On a terminal: the library's list, answered by number, code, name or a
+    unique start of one (as --pickup takes it); Enter takes the library's
+    default. In a script: an error that lists them."""
+    from libcli.backends.shared import choose_pickup
+
     names = "\n".join(f"  {p.code}: {p.name}" for p in locations)
     if not output.isatty_stdin():
         raise UsageError("which pickup location? there is no terminal to ask; add --pickup LOCATION",
                          hint=f"the library offers:\n{output.clean_multiline(names)}")
     for i, p in enumerate(locations, 1):
-        click.echo(f"  {i:2d}. {output.clean(p.name)} ({output.clean(p.code)})", err=True)
-    choice = output.ask("Pickup location", type=click.IntRange(1, len(locations)))
-    return locations[choice - 1].code
+        mark = "  (default)" if p.default else ""
+        click.echo(f"  {i:2d}. {output.clean(p.name)} ({output.clean(p.code)}){mark}", err=True)
+    default = next((p.name for p in locations if p.default), None)
+    while True:
+        answer = output.ask("Pickup location (number or name)", default=default).strip()
+        if answer.isdigit() and 1 <= int(answer) <= len(locations):
+            return locations[int(answer) - 1].code
+        try:
+            return choose_pickup(locations, answer).code
+        except UsageError as exc:  # not one of them, or several: ask again
+            output.warn(output.clean(exc.message))
 
 
 @hold.command("cancel")
