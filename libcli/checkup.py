@@ -64,20 +64,10 @@ async def check(backend) -> dict[str, Any]:
 
     loans = await attempt("loans", backend.loans())
     if loans is not None:
-        renewable = sum(1 for loan in loans if loan.renewable)
-        steps.append({"function": "loans", "ok": True, "count": len(loans),
-                      "detail": f"{len(loans)} loans read"})
-        steps.append({"function": "renew form", "ok": True if renewable or not loans else None,
-                      "count": renewable,
-                      "detail": f"{renewable} of {len(loans)} loans offer renewal"})
+        _listed(steps, "loans", loans, "renew form", "renewable", "offer renewal")
     holds = await attempt("holds", backend.holds())
     if holds is not None:
-        cancellable = sum(1 for hold in holds if hold.cancellable)
-        steps.append({"function": "holds", "ok": True, "count": len(holds),
-                      "detail": f"{len(holds)} holds read"})
-        steps.append({"function": "cancel form", "ok": True if cancellable or not holds else None,
-                      "count": cancellable,
-                      "detail": f"{cancellable} of {len(holds)} holds can be cancelled"})
+        _listed(steps, "holds", holds, "cancel form", "cancellable", "can be cancelled")
     balance = await attempt("fines", backend.fees())
     if balance is not None:
         block = "payable online" if balance.online_payment_offered else (
@@ -135,3 +125,13 @@ def exit_code(report: dict[str, Any]) -> int:
         if step["ok"] is False:
             return step.get("exit_code", int(ExitCode.ERROR))
     return int(ExitCode.OK)
+
+
+def _listed(steps: list[dict], kind: str, items: list, form: str, able: str, says: str) -> None:
+    """A list read, and how many of its rows offer their form (a list whose
+    rows all lack it may be a page whose form libcli does not find)."""
+    count = sum(1 for item in items if getattr(item, able))
+    steps.append({"function": kind, "ok": True, "count": len(items),
+                  "detail": f"{len(items)} {kind} read"})
+    steps.append({"function": form, "ok": True if count or not items else None, "count": count,
+                  "detail": f"{count} of {len(items)} {kind} {says}"})
