@@ -30,7 +30,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from msgspec import Struct, field
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from libcli.backends.shared import fee_type_of, parse_money
+from libcli.backends.shared import fee_type_of, parse_money, read_date
 from libcli.errors import PageNotUnderstood
 from libcli.markup import clean, parse
 from libcli.model import FeeType, Material, PickupLocation, SearchResult
@@ -64,14 +64,7 @@ def text_of(node: LexborNode | None) -> str:
 
 
 def parse_date(text: str | None) -> date | None:
-    m = DATE_RE.search(text or "")
-    if not m:
-        return None
-    day, month, year = (int(g) for g in m.groups())
-    try:
-        return date(year, month, day)
-    except ValueError:
-        return None
+    return read_date(text)  # d.m.yyyy (VuFind's displayDateFormat in Finna)
 
 
 def _int_attr(node: LexborNode | None, name: str) -> int | None:
