@@ -32,7 +32,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from libcli.backends.shared import fee_type_of, parse_money, read_date
 from libcli.errors import PageNotUnderstood
-from libcli.markup import clean, parse
+from libcli.markup import clean, form_fields, parse
 from libcli.model import FeeType, Material, PickupLocation, SearchResult
 
 LOANS_PAGE = "checked-out items"
@@ -262,49 +262,6 @@ def support_notice(tree: LexborHTMLParser) -> str | None:
 
 
 # --- forms ---------------------------------------------------------------------
-
-
-def form_fields(form: LexborNode, *, submit: str | None = None,
-                skip: Iterable[str] = ()) -> list[tuple[str, str]]:
-    """The name/value pairs a browser would post for this form.
-
-    Hidden, text-like inputs, checked checkboxes/radios, selects (the
-    selected option, else the first) and textareas; of the submit buttons
-    only the one named ``submit``.
-    """
-    skip = set(skip)
-    out: list[tuple[str, str]] = []
-    for node in form.css("input, select, textarea, button"):
-        attrs = node.attributes
-        name = attrs.get("name")
-        if not name or name in skip or "disabled" in attrs:
-            continue
-        if node.tag == "select":
-            options = node.css("option")
-            chosen = next((o for o in options if "selected" in o.attributes), None)
-            if chosen is None and options:
-                chosen = options[0]
-            if chosen is not None:
-                value = chosen.attributes.get("value")
-                out.append((name, value if value is not None else text_of(chosen)))
-            continue
-        if node.tag == "textarea":
-            out.append((name, node.text(deep=True) or ""))
-            continue
-        kind = (attrs.get("type") or ("submit" if node.tag == "button" else "text")).lower()
-        value = attrs.get("value") or ""
-        if kind in ("submit", "button", "image", "reset"):
-            if submit is not None and name == submit:
-                out.append((name, value or "1"))
-            continue
-        if kind in ("checkbox", "radio"):
-            if "checked" in attrs:
-                out.append((name, value or "on"))
-            continue
-        if kind == "file":
-            continue
-        out.append((name, value))
-    return out
 
 
 class LoginForm(Struct):

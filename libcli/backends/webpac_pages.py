@@ -42,7 +42,7 @@ from msgspec import Struct, field
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from libcli.errors import PageNotUnderstood
-from libcli.markup import clean, parse  # parse refuses absurdly deep nesting
+from libcli.markup import clean, form_fields, parse  # parse refuses absurdly deep nesting
 
 # --- small helpers ----------------------------------------------------------
 
@@ -169,6 +169,14 @@ def _form_inputs(tree: LexborHTMLParser) -> list[tuple[LexborNode, list[LexborNo
     return owned
 
 
+def _first_submit(inputs: list[LexborNode]) -> str | None:
+    # An image button (WebPAC's usual) posts only its click's coordinates,
+    # which the site does not read: it is not posted.
+    return next((i.attributes.get("name") for i in inputs
+                 if (i.attributes.get("type") or "").lower() == "submit"
+                 and i.attributes.get("name")), None)
+
+
 def login_form(text: str) -> LoginForm | None:
     """The classic `patform` or the CAS form; None if the page has neither."""
     tree = parse(text)
@@ -182,17 +190,9 @@ def login_form(text: str) -> LoginForm | None:
     if found is None:
         return None
     form, inputs, names = found
-    fields: dict[str, str] = {}
-    for inp in inputs:
-        name = inp.attributes.get("name")
-        kind = (inp.attributes.get("type") or "text").lower()
-        if not name or name in ("code", "pin", "name"):
-            continue
-        if kind in ("checkbox", "radio") and "checked" not in inp.attributes:
-            continue
-        if kind in ("image", "reset", "button"):
-            continue
-        fields[name] = inp.attributes.get("value") or ""
+    # Pressed: the first submit button, as Enter in a browser presses it.
+    fields = dict(form_fields(form, owned=inputs, submit=_first_submit(inputs),
+                              skip=("code", "pin", "name")))
     return LoginForm(
         action=form.attributes.get("action") or "",
         fields=fields,
@@ -287,15 +287,7 @@ def confirmation(text: str, commands: tuple[str, ...]) -> Confirmation | None:
             continue
         if any((i.attributes.get("type") or "").lower() == "checkbox" for i in inputs):
             continue
-        fields: dict[str, str] = {}
-        for inp in inputs:
-            name = inp.attributes.get("name")
-            kind = (inp.attributes.get("type") or "text").lower()
-            if not name or name == "donothing":
-                continue
-            if kind in ("submit", "button", "image") and name != command:
-                continue
-            fields[name] = inp.attributes.get("value") or "YES"
+        fields = dict(form_fields(form, submit=command, pressed="YES", skip=("donothing",)))
         return Confirmation(action=form.attributes.get("action") or "", fields=fields)
     return None
 
@@ -771,13 +763,8 @@ def request_form(text: str) -> RequestForm | None:
         submit = form.css_first("input[name=submit]") or form.css_first("input[name=pat_submit]")
         if select is None and submit is None:
             continue
-        fields: dict[str, str] = {}
-        for inp in form.css("input"):
-            name = inp.attributes.get("name")
-            kind = (inp.attributes.get("type") or "text").lower()
-            if not name or kind in ("checkbox", "radio", "image", "reset", "button"):
-                continue
-            fields[name] = inp.attributes.get("value") or ""
+        pickup = select.attributes.get("name") if select is not None else None
+        fields = dict(form_fields(form, submit=_first_submit(form.css("input")), skip=(pickup,)))
         pickups = []
         if select is not None:
             for opt in select.css("option"):
