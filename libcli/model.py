@@ -304,6 +304,8 @@ class PlaceHoldResult(Struct, frozen=True):
     message: str | None = None
     pickup_location: str | None = None
     card: str | None = None
+    hold_id: str | None = None  # the new hold as the account lists it
+    title: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return structs.asdict(self)

@@ -408,7 +408,23 @@ async def place_hold(run: Run, record: str, pickup: str | None, *, accept_terms:
     [result] = await _write_each(run, {card.name: [record]}, place)
     if result.ok:
         result.value = replace(result.value[0], card=card.name)
+        if result.value.placed:
+            result.value = await _as_listed(run.backends[card.name], record, result.value)
     return result
+
+
+async def _as_listed(backend, record: str, placed: PlaceHoldResult) -> PlaceHoldResult:
+    """The new hold's ID and title, from the account's hold list (read once
+    more: the hold pages do not say which hold a placement made)."""
+    try:
+        holds = await backend.holds()
+    except LibcliError:
+        return placed  # the hold stands; `libcli holds` shows its ID
+    save_snapshot(backend.card, holds=holds, today=backend.today)
+    bare = record.rsplit(".", 1)[-1].lstrip("b")
+    new = next((h for h in holds if h.record_id in (record, bare)
+                or (h.record_id or "").rsplit(".", 1)[-1].lstrip("b") == bare), None)
+    return replace(placed, hold_id=new.id, title=new.title) if new else placed
 
 
 # --- paying ---------------------------------------------------------------------

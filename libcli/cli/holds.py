@@ -130,8 +130,10 @@ def hold_place(record, card, pickup, accept_terms, as_json):
     if as_json:
         output.emit_json(placed.to_dict())
     elif placed.placed:
-        where = f" for pickup at {output.clean(placed.pickup_location)}" if placed.pickup_location else ""
-        output.info(f"Hold placed on {record}{where}.")
+        what = f"{output.clean(placed.title)} ({record})" if placed.title else record
+        hold_id = f", ID {placed.hold_id}" if placed.hold_id else ""
+        where = f", for pickup at {output.clean(placed.pickup_location)}" if placed.pickup_location else ""
+        output.info(f"Hold placed on {what}{hold_id}{where}.")
     else:
         output.info(f"The library did not place the hold: {output.clean(placed.message)}")
     click.get_current_context().exit(0 if placed.placed else 3)
