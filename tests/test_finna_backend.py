@@ -163,11 +163,11 @@ def test_renew_selected(view, lang, variant):
 
 
 @pytest.mark.parametrize("view", VIEWS)
-def test_renew_all(view):
+def test_renew_every_loan(view):
     d = demo(view)
     b = d.backend()
     loans = run(b.loans())
-    results = run(b.renew_all())
+    results = run(b.renew(loans))
     assert [r.loan_id for r in results] == [l.id for l in loans]
     renewed = {r.title for r in results if r.renewed}
     assert "Tuntematon sotilas" in renewed and "Sinuhe egyptiläinen" not in renewed

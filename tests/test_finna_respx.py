@@ -210,17 +210,6 @@ def test_renew_posts_selected_tokens_with_fresh_csrf_and_maps_rows(respx_mock):
     assert results[2].new_due_date == date(2025, 4, 2)
 
 
-@respx.mock(base_url=BASE)
-def test_renew_all_uses_the_renew_all_path(respx_mock):
-    respx_mock.get("/MyResearch/CheckedOut").respond(200, html=LOANS)
-    post = respx_mock.post("/MyResearch/CheckedOut").respond(200, html=LOANS)
-    results = run(backend().renew_all())
-    sent = form(post.calls.last.request)
-    assert ("renewAll", "1") in sent
-    assert [v for k, v in sent if k == "renewAllIDS[]"] == ["9001|5000001", "9003|5000003"]
-    assert len(results) == 3 and not any(r.renewed for r in results)
-
-
 def _payment_routes(respx_mock, location: str):
     # The amount shown to the payer: a terms page without one is refused (#18.2).
     terms = """<html><body class="template-dir-myresearch template-name-fines">

@@ -228,9 +228,9 @@ def test_renew_selected(demo):
     assert renewed.due_date == date(2026, 12, 14) and renewed.renewals == 1
 
 
-def test_renew_all(demo):
+def test_renew_every_loan(demo):
     b = demo.backend()
-    results = run(b.renew_all())
+    results = run(b.renew(run(b.loans())))
     by_title = {r.title: r for r in results}
     assert len(results) == len(demo.loans_of())
     assert {t for t, r in by_title.items() if not r.renewed} == {

@@ -406,12 +406,6 @@ class FinnaBackend(Backend):
 
     # -- renewing -----------------------------------------------------------------
 
-    async def renew(self, loans: list[Loan]) -> list[RenewResult]:
-        return await self._renew(loans, renew_all=False)
-
-    async def renew_all(self) -> list[RenewResult]:
-        return await self._renew(None, renew_all=True)
-
     def _read_back(self, tree, group, requested, results, unclear: str, moved: list) -> None:
         """After a renew post of unclear outcome: a loan whose due date moved
         was renewed; the others are reported with `unclear`, never re-posted.
@@ -455,12 +449,12 @@ class FinnaBackend(Backend):
         return RenewResult(loan_id=loan_id, title=loan.title, renewed=renewed,
                            new_due_date=due, message=message, card=self.card.name)
 
-    async def _renew(self, loans: list[Loan] | None, *, renew_all: bool) -> list[RenewResult]:
+    async def renew(self, loans: list[Loan]) -> list[RenewResult]:
         page_list, raws = await self._loan_pages()
         current = {r.key: r for r in raws}
         page_of = {r.key: url for url, lp in page_list for r in lp.loans}
         csrf_of = {url: lp.csrf for url, lp in page_list}
-        requested: list[Loan | pages.RawLoan] = list(loans) if loans is not None else list(raws)
+        requested = list(loans)
         results: list[RenewResult | None] = [None] * len(requested)
         to_post: dict[str, list[tuple[int, pages.RawLoan]]] = {}
         for i, loan in enumerate(requested):
@@ -479,12 +473,9 @@ class FinnaBackend(Backend):
         # One post per page, all at once: each answer is its own page again,
         # with a result in each renewed row (one round trip for any number of pages).
         groups = list(to_post.items())
-        first = page_list[0][1]
-        all_ids = (first.renew_all_ids if renew_all and len(page_list) == 1 and first.can_renew_all
-                   else None)
         moved: list[tuple[int, pages.RawLoan, str]] = []
         outcomes = await asyncio.gather(
-            *(self._post_renewals(url, group, csrf_of.get(url), all_ids, requested, results, moved)
+            *(self._post_renewals(url, group, csrf_of.get(url), requested, results, moved)
               for url, group in groups),
             return_exceptions=True)
         failed = [o for o in outcomes if isinstance(o, BaseException)]
@@ -506,20 +497,15 @@ class FinnaBackend(Backend):
         return [r for r in results if r is not None]
 
     async def _post_renewals(self, url: str, group: list[tuple[int, pages.RawLoan]],
-                             csrf: str | None, all_ids: list[str] | None,
-                             requested: list, results: list, moved: list) -> None:
-        """Renew the loans of one loans page, posting its form once (with
-        `all_ids`, the page's renew-all form); fill `results`, and `moved`
-        with the loans its answer no longer lists."""
+                             csrf: str | None, requested: list, results: list,
+                             moved: list) -> None:
+        """Renew the loans of one loans page, posting its form once; fill
+        `results`, and `moved` with the loans its answer no longer lists."""
         data: list[tuple[str, str]] = []
         if csrf:
             data.append(("csrf", csrf))
-        if all_ids:
-            data.append(("renewAll", "1"))
-            data += [("renewAllIDS[]", v) for v in all_ids]
-        else:
-            data.append(("renewSelected", "1"))
-            data += [("renewSelectedIDS[]", raw.renew_token) for _, raw in group]
+        data.append(("renewSelected", "1"))
+        data += [("renewSelectedIDS[]", raw.renew_token) for _, raw in group]
         generation = self.site.generation
         try:
             page = await self._fetch("POST", url, data=data)

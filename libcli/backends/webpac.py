@@ -317,13 +317,6 @@ class WebPACBackend(Backend):
             data[name] = value
         return await self._renew_post(data, loans)
 
-    async def renew_all(self) -> list[RenewResult]:
-        loans = await self.loans()
-        if not loans:
-            return []
-        data = {"currentsortorder": "current_checkout", "renewall": "YES"}
-        return await self._renew_post(data, loans)
-
     async def _renew_post(self, data: dict[str, str], loans: list[Loan]) -> list[RenewResult]:
         url = self._account_url("items")
         relogged = False
