@@ -140,7 +140,7 @@ class Card(Record, frozen=True):
 
 
 class Loan(Record, frozen=True):
-    _hidden = frozenset({"key", "renew_token", "account"})
+    _hidden = frozenset({"key", "account"})
 
     card: str
     key: str  # the backend's own stable identifier (item id, barcode)
@@ -156,7 +156,6 @@ class Loan(Record, frozen=True):
     renewable: bool = True
     not_renewable_reason: str | None = None
     reserved_by_others: bool = False
-    renew_token: str | None = None  # what the site's renew form wants posted
     status: DueStatus = DueStatus.OK
     estimated_fee: Money | None = None
     due_time: time | None = None  # short loans due at an hour of the due date
@@ -172,7 +171,7 @@ class Loan(Record, frozen=True):
 
 
 class Hold(Record, frozen=True):
-    _hidden = frozenset({"key", "cancel_token", "account"})
+    _hidden = frozenset({"key", "account"})
 
     card: str
     key: str
@@ -187,7 +186,6 @@ class Hold(Record, frozen=True):
     created: date | None = None
     expires: date | None = None
     cancellable: bool = True
-    cancel_token: str | None = None
     account: str | None = None  # the card's Card.key; the ID derives from it
 
     @property

@@ -10,11 +10,12 @@ with a live session; a cold start adds 2 (see below):
 
 - loans, holds, fees: 1 each (loans: +1 per further page of 50; a page
   claiming more than MAX_LOANS loans or MAX_LOAN_PAGES pages is refused);
-- renew / renew all: 2 (the loans page for fresh tokens and CSRF, one post
-  whose answer is the re-read list with a result in each row); on a paged
-  account the pages are read together and each page's post goes out with
-  the others', and when a renewed loan moves to another page in the due-date
-  order, the pages are read together once more (3 round trips in all);
+- renew: 1 after the loans were read in this run (one post, with the renew
+  form that read found, whose answer is the re-read list with a result in
+  each row), else 2 (the loans page first); on a paged account each page's
+  post goes out with the others', to the page the loan is on, and when a
+  renewed loan moves to another page in the due-date order, the pages are
+  read together once more;
 - cancel holds: 2 (the list, which also puts the IDs in the session's
   whitelist; one post whose answer is the re-read list);
 - pickup locations: 2 (holdings tab, hold form; with request groups +1
@@ -113,6 +114,14 @@ class FinnaBackend(Backend):
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self._language_sent = False
+        # The loans pages this run read, with their renew forms, so that a
+        # renewal right after the read posts without reading again. Finna's
+        # checkedout.phtml (l. 60-62, 155) has one form per page, without an
+        # action (it posts to the page it is on), a csrf hidden field and a
+        # renewSelectedIDS[] checkbox per renewable row: the page's URL, its
+        # CSRF token and each row's value are all a post needs.
+        self._loans_read: tuple[list[tuple[str, pages.LoansPage]],
+                                list[pages.RawLoan]] | None = None
 
     # -- HTTP ----------------------------------------------------------------
 
@@ -394,15 +403,15 @@ class FinnaBackend(Backend):
             author=raw.author, record_id=raw.record_id, barcode=raw.barcode,
             material=raw.material, renewals_used=used, renewals_limit=limit,
             renewable=renewable, not_renewable_reason=None if renewable else reason,
-            reserved_by_others=raw.reserved, renew_token=raw.renew_token,
+            reserved_by_others=raw.reserved,
             status=due_status(policy, raw.due_date, self.today),
             estimated_fee=estimated_late_fee(policy, raw.material, raw.due_date, self.today),
             due_time=raw.due_time,
         )
 
     async def loans(self) -> list[Loan]:
-        _, raws = await self._loan_pages()
-        return [self._to_loan(r) for r in raws]
+        self._loans_read = await self._loan_pages()
+        return [self._to_loan(r) for r in self._loans_read[1]]
 
     # -- renewing -----------------------------------------------------------------
 
@@ -450,7 +459,13 @@ class FinnaBackend(Backend):
                            new_due_date=due, message=message, card=self.card.name)
 
     async def renew(self, loans: list[Loan]) -> list[RenewResult]:
-        page_list, raws = await self._loan_pages()
+        # The renew forms this run read, when they list every loan asked for
+        # (the service reads before it writes); else the pages, once. Either
+        # way they are spent by the posts: a second renewal reads again.
+        read, self._loans_read = self._loans_read, None
+        if read is None or not {l.key for l in loans} <= {r.key for r in read[1]}:
+            read = await self._loan_pages()
+        page_list, raws = read
         current = {r.key: r for r in raws}
         page_of = {r.key: url for url, lp in page_list for r in lp.loans}
         csrf_of = {url: lp.csrf for url, lp in page_list}
@@ -570,7 +585,7 @@ class FinnaBackend(Backend):
             author=raw.author, record_id=raw.record_id, queue_position=raw.queue_position,
             queue_length=raw.queue_length, pickup_location=raw.pickup_location,
             pickup_by=raw.pickup_by, created=raw.created, expires=raw.expires,
-            cancellable=raw.cancel_token is not None, cancel_token=raw.cancel_token,
+            cancellable=raw.cancel_token is not None,
         )
 
     async def holds(self) -> list[Hold]:
