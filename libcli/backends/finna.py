@@ -16,8 +16,9 @@ with a live session; a cold start adds 2 (see below):
   post goes out with the others', to the page the loan is on, and when a
   renewed loan moves to another page in the due-date order, the pages are
   read together once more;
-- cancel holds: 2 (the list, which also puts the IDs in the session's
-  whitelist; one post whose answer is the re-read list);
+- cancel holds: 1 after the holds were read in this run (one post whose
+  answer is the re-read list), else 2 (the list first: showing it puts the
+  IDs in the session's whitelist);
 - pickup locations: 2 (holdings tab, hold form; with request groups +1
   round trip, one AJAX call per group, together); place a hold: 4 (holdings
   tab, hold form, post, the redirect to the record page with the flash);
@@ -122,6 +123,9 @@ class FinnaBackend(Backend):
         # CSRF token and each row's value are all a post needs.
         self._loans_read: tuple[list[tuple[str, pages.LoansPage]],
                                 list[pages.RawLoan]] | None = None
+        # Likewise the holds list this run read: its rows' selectedIDS[] values
+        # (holds/list.phtml l. 116), which reading it put in the session's whitelist.
+        self._holds_read: list[pages.RawHold] | None = None
 
     # -- HTTP ----------------------------------------------------------------
 
@@ -590,7 +594,8 @@ class FinnaBackend(Backend):
 
     async def holds(self) -> list[Hold]:
         _, tree = await self._account(HOLDS_URL, pages.HOLDS_PAGE, pages.is_holds_page)
-        return [self._to_hold(r) for r in pages.parse_holds(tree).holds]
+        self._holds_read = pages.parse_holds(tree).holds
+        return [self._to_hold(r) for r in self._holds_read]
 
     def _cancel_result(self, hold, cancelled: bool, message: str | None = None) -> CancelResult:
         hid = hold.id if isinstance(hold, Hold) else self._to_hold(hold).id
@@ -598,9 +603,13 @@ class FinnaBackend(Backend):
                             card=self.card.name)
 
     async def cancel_holds(self, holds: list[Hold]) -> list[CancelResult]:
-        # The IDs must have been shown in this session, so read the list first.
-        page, tree = await self._account(HOLDS_URL, pages.HOLDS_PAGE, pages.is_holds_page)
-        current = {r.key: r for r in pages.parse_holds(tree).holds}
+        # The IDs must have been shown in this session: the list this run read,
+        # else the list first. A post spends it (a second cancel reads again).
+        read, self._holds_read = self._holds_read, None
+        if read is None or not {h.key for h in holds} <= {r.key for r in read}:
+            _, tree = await self._account(HOLDS_URL, pages.HOLDS_PAGE, pages.is_holds_page)
+            read = pages.parse_holds(tree).holds
+        current = {r.key: r for r in read}
         results: list[CancelResult | None] = [None] * len(holds)
         posting: list[tuple[int, pages.RawHold]] = []
         for i, hold in enumerate(holds):
