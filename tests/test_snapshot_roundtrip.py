@@ -112,3 +112,19 @@ def test_damaged_loans_are_the_cards_error_and_leave_the_holds_readable():
     with pytest.raises(ConfigError, match="saved loans of card 'kid' are damaged"):
         snapshot_loans(CARD)
     assert saved_items(CARD.name, "holds") == [HOLD]
+
+
+def test_offline_loans_estimate_the_late_fee_of_today_not_of_the_day_they_were_saved():
+    from libcli.account import with_status
+    from libcli.cli.loans import loans_from_snapshot
+    from libcli.policy import estimated_late_fee, get_consortium
+
+    heili = get_consortium("heili")
+    late = Loan(card=CARD.name, account=CARD.key, key="r3|i3", title="Sinuhe",
+                due_date=date(2026, 2, 20))
+    saved = with_status([late], heili, TODAY)  # as `libcli loans` saves it
+    save_snapshot(CARD, loans=saved, today=TODAY)
+    week_later = date(2026, 3, 8)
+    [offline], missing = loans_from_snapshot([CARD], week_later)
+    expected = estimated_late_fee(heili.policy, late.material, late.due_date, week_later)
+    assert missing == [] and offline.estimated_fee == expected != saved[0].estimated_fee
