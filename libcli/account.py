@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # imported where used: completion reads snapshots without the
     from libcli.model import Card, Hold, Loan
     from libcli.policy import Consortium
 
+
 class _Log:
     """logging.getLogger("libcli.account"), imported on first use: shell
     completion reads snapshots through this module and logs nothing."""
@@ -38,7 +39,6 @@ T = TypeVar("T")
 # (a renewal of thirty loans over three pages takes a few seconds).
 LOCK_WAIT_SECONDS = 30.0
 SESSION_VERSION = 1
-SNAPSHOT_VERSION = 1
 
 
 class CardResult(Generic[T]):
@@ -70,7 +70,7 @@ def exit_code_for(results: list[CardResult]) -> int:
     return int(ExitCode.OK)
 
 
-# --- sessions and snapshots ---------------------------------------------------
+# --- sessions ---------------------------------------------------
 
 
 def base_url(card: Card, consortium: Consortium) -> str:
@@ -140,80 +140,6 @@ def forget_session(card: Card) -> None:
 
     consortium = get_consortium(card.library)
     session_path(card, base_url(card, consortium)).unlink(missing_ok=True)
-
-
-def snapshot_path(card_name: str) -> Path:
-    return storage.cache_dir() / "snapshots" / f"{card_name}.json"
-
-
-def save_snapshot(card: Card, *, loans: list[Loan] | None = None,
-                  holds: list[Hold] | None = None, today: date | None = None) -> None:
-    """Keep the last successful view of an account, for completion and --offline.
-    A snapshot that cannot be written is a warning: the command's result stands."""
-    from libcli.errors import ConfigError
-
-    path = snapshot_path(card.name)
-    try:
-        storage.check_cache_dirs(path)
-        with storage.locked(path):
-            _update_snapshot(path, card, loans, holds, today)
-    except ConfigError as exc:
-        storage.warn(exc.message)
-
-
-def _update_snapshot(path: Path, card: Card, loans, holds, today) -> None:
-    data = storage.read_cache(path) or {}
-    # Valid JSON of another shape (a list, a string) is as damaged as bad JSON.
-    if not isinstance(data, dict) or data.get("version") != SNAPSHOT_VERSION:
-        data = {"version": SNAPSHOT_VERSION}
-    before = dict(data)
-    data["card"] = card.name
-    data["fetched"] = (today or date.today()).isoformat()
-    # What a library wrote (titles, reasons) is cleaned of escapes and
-    # PINs as in every file libcli writes; the key (the item's identity)
-    # is kept as the library gave it.
-    from libcli.text import clean_data
-
-    if loans is not None:
-        data["loans"] = [clean_data(loan.to_dict()) | {"key": loan.key} for loan in loans]
-    if holds is not None:
-        data["holds"] = [clean_data(hold.to_dict()) | {"key": hold.key} for hold in holds]
-    if _same_json(data, before):
-        return  # nothing new since the last run: no write (and no fsync)
-    storage.write_cache(path, data)
-
-
-def load_snapshot(card_name: str) -> dict[str, Any]:
-    data = storage.read_cache(snapshot_path(card_name))
-    if not isinstance(data, dict) or data.get("version") != SNAPSHOT_VERSION:
-        return {}
-    return data
-
-
-def snapshot_loans(card: Card) -> list[Loan] | None:
-    """The loans the card's snapshot holds (None: no snapshot with loans).
-    A snapshot whose loans have the wrong shape is the card's ConfigError."""
-    from libcli.errors import ConfigError
-    from libcli.model import Loan, Material
-
-    snap = load_snapshot(card.name)
-    if "loans" not in snap:
-        return None
-    try:
-        return [
-            Loan(card=card.name, account=card.key, key=str(d["key"]), title=str(d["title"]),
-                 author=d.get("author"), due_date=date.fromisoformat(d["due_date"]),
-                 record_id=d.get("record_id"), material=Material.parse(d.get("material")),
-                 renewals_used=(None if d.get("renewals_used") is None
-                                else int(d["renewals_used"])),
-                 renewals_limit=d.get("renewals_limit"),
-                 renewable=bool(d.get("renewable", True)),
-                 not_renewable_reason=d.get("not_renewable_reason"))
-            for d in snap["loans"]
-        ]
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise ConfigError(f"the saved loans of card '{card.name}' are damaged "
-                          f"({type(exc).__name__}); run `libcli loans` once online") from None
 
 
 # --- running operations --------------------------------------------------------

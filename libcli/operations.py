@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Generic, Iterable, T
 from msgspec import Struct, field
 from msgspec.structs import replace
 
-from libcli.account import CardResult, save_snapshot, snapshot_loans, with_status
+from libcli.account import CardResult, with_status
+from libcli.snapshot import save_snapshot, snapshot_loans
 from libcli.errors import LibcliError, Refused, UsageError
 from libcli.model import (Balance, CancelResult, Hold, HoldStatus, Loan, Money, PaymentStart,
                           PickupLocation, PlaceHoldResult, RenewResult)
@@ -143,6 +144,8 @@ def saved_loans(cards: list[Card], today: date) -> tuple[list[Loan], list[str], 
         if items is None:
             missing.append(card.name)
             continue
+        # A saved fee estimate is of the day it was read; the rules give today's.
+        items = [replace(l, estimated_fee=None) for l in items]
         loans += with_status(items, get_consortium(card.library), today)
     return loans, missing, warnings
 

@@ -158,9 +158,6 @@ class Backend(abc.ABC):
         """Renew these loans in one post; one result per loan, in order."""
         raise NotSupported(f"{self.consortium.name}: renewing online is not supported")
 
-    async def renew_all(self) -> list[RenewResult]:
-        return await self.renew(await self.loans())
-
     async def cancel_holds(self, holds: list[Hold]) -> list[CancelResult]:
         raise NotSupported(f"{self.consortium.name}: cancelling holds online is not supported")
 

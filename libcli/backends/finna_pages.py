@@ -372,8 +372,6 @@ class LoansPage(Struct):
     total: int | None
     csrf: str | None
     has_form: bool
-    renew_all_ids: list[str]
-    can_renew_all: bool
     other_page_failures: list[str] = field(default_factory=list)
     flashes: list[Flash] = field(default_factory=list)
     last_page: int = 1
@@ -857,14 +855,9 @@ def parse_loans(html: str | LexborHTMLParser) -> LoansPage:
             raise PageNotUnderstood(
                 LOANS_PAGE, f"the header says {total} items but {len(loans)} rows were read")
     csrf = None
-    renew_all_ids: list[str] = []
-    can_renew_all = False
     if form is not None:
         node = form.css_first("input[name=csrf]")
         csrf = node.attributes.get("value") if node is not None else None
-        renew_all_ids = [n.attributes.get("value") or "" for n in form.css('input[name="renewAllIDS[]"]')]
-        renew_all_ids = [v for v in renew_all_ids if v]
-        can_renew_all = form.css_first("#renewAll, [name=renewAll]") is not None
     if csrf is None:
         node = tree.css_first("input[name=csrf]")
         csrf = node.attributes.get("value") if node is not None else None
@@ -876,8 +869,7 @@ def parse_loans(html: str | LexborHTMLParser) -> LoansPage:
         text = text_of(node)
         if _RENEW_FAIL.search(text):
             other.append(text)
-    return LoansPage(loans, total, csrf, form is not None, renew_all_ids, can_renew_all,
-                     other, flashes(tree), last)
+    return LoansPage(loans, total, csrf, form is not None, other, flashes(tree), last)
 
 
 # --- holds ------------------------------------------------------------------------

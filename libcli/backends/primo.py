@@ -338,7 +338,7 @@ class PrimoBackend(Backend):
 
     async def _renew_one(self, loan: Loan) -> RenewResult | None:
         data = await self._priv("POST", ACCOUNT + "renew_loans", pj.RENEW,
-                                json={"id": loan.renew_token or loan.key})
+                                json={"id": loan.key})  # the loanid
         row = pj.loans_in_answer(data).get(loan.key)
         if row is None:
             return None
@@ -427,7 +427,7 @@ class PrimoBackend(Backend):
         """None when cancelled, else the library's reason. The body is the
         one captured from the UI and verified live [S1 OPY cancel_hold];
         LCLI's ``{"id"}`` and BSB's ``{"requestIds"}`` are unverified."""
-        request_id = hold.cancel_token or hold.key
+        request_id = hold.key  # the requestid
         data = await self._priv("POST", ACCOUNT + "cancel_requests", pj.CANCEL,
                                 json={"request_id": request_id, "request_type": "holds"})
         return pj.cancel_note(data, request_id)
