@@ -116,7 +116,7 @@ def test_damaged_loans_are_the_cards_error_and_leave_the_holds_readable():
 
 def test_offline_loans_estimate_the_late_fee_of_today_not_of_the_day_they_were_saved():
     from libcli.account import with_status
-    from libcli.cli.loans import loans_from_snapshot
+    from libcli.operations import saved_loans
     from libcli.policy import estimated_late_fee, get_consortium
 
     heili = get_consortium("heili")
@@ -125,6 +125,6 @@ def test_offline_loans_estimate_the_late_fee_of_today_not_of_the_day_they_were_s
     saved = with_status([late], heili, TODAY)  # as `libcli loans` saves it
     save_snapshot(CARD, loans=saved, today=TODAY)
     week_later = date(2026, 3, 8)
-    [offline], missing = loans_from_snapshot([CARD], week_later)
+    [offline], missing, _warnings = saved_loans([CARD], week_later)
     expected = estimated_late_fee(heili.policy, late.material, late.due_date, week_later)
     assert missing == [] and offline.estimated_fee == expected != saved[0].estimated_fee
