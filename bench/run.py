@@ -687,6 +687,8 @@ def write_report(data: dict, path: Path) -> None:
               f"| **{(s['median'] - b['median']) * 1000:.1f}** · {per_round * 1000:.1f} "
               f"| {s['median'] / b['median']:.2f} | {s['n']} |")
         w("")
+        w("libcli adds " + ", ".join(f"{(s['median'] - b['median']) * 1000:.0f} ms to `{name}`"
+                                     for name, s in o["cases"].items()) + " over its libraries.\n")
     if "imports" in data:
         w("## Import profiles (`python -X importtime`)\n")
         for name, prof in data["imports"].items():
