@@ -23,8 +23,10 @@ def loan_rows(loans: list[Loan], today: date) -> list[list]:
         colour = output.STATUS_COLOURS.get(loan.status)
         limit = "?" if loan.renewals_limit is None else str(loan.renewals_limit)
         note = "" if loan.renewable else (loan.not_renewable_reason or "cannot be renewed")
-        if loan.status is DueStatus.OVERDUE and loan.estimated_fee is not None:
-            fee = f"est. fee {loan.estimated_fee}" if loan.estimated_fee.cents else "no late fee"
+        if loan.status is DueStatus.OVERDUE:
+            # None: the library's rules (the seeds) state no daily rate (Helmet, TUNI).
+            fee = ("fee unknown" if loan.estimated_fee is None else "no late fee"
+                   if not loan.estimated_fee.cents else f"est. fee {loan.estimated_fee}")
             note = f"{fee}; {note}" if note else fee
         rows.append([
             loan.id, output.clean(loan.card), output.clean(loan.title), output.clean(loan.author),
