@@ -11,6 +11,7 @@ This is the library API the CLI calls; it knows nothing of click.
 from __future__ import annotations
 
 import os
+from contextvars import ContextVar
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Generic, TypeVar
@@ -34,6 +35,12 @@ class _Log:
 
 log = _Log()
 T = TypeVar("T")
+
+# Told of each card before its operation starts (done False) and when it ends
+# (done True): libcli.cli.progress shows a waiting line from it on a terminal.
+# A context variable, so that the command's runner sets it for every Run.
+card_progress: ContextVar[Callable[[Card, bool], None] | None] = ContextVar(
+    "card_progress", default=None)
 # How long a write waits for another process's write to the same account
 # (a renewal of thirty loans over three pages takes a few seconds).
 LOCK_WAIT_SECONDS = 30.0
@@ -446,7 +453,19 @@ class Run:
 
         import asyncio
 
-        return list(await asyncio.gather(*(one(c) for c in cards)))
+        notify = card_progress.get()
+        if notify is None:
+            return list(await asyncio.gather(*(one(c) for c in cards)))
+
+        async def told(card: Card) -> CardResult[T]:
+            try:
+                return await one(card)
+            finally:
+                notify(card, True)
+
+        for card in cards:
+            notify(card, False)
+        return list(await asyncio.gather(*(told(c) for c in cards)))
 
 
 def _write_stats(run: Run) -> None:

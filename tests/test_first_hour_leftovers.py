@@ -44,3 +44,73 @@ def test_an_overdue_loan_without_a_fee_rule_says_fee_unknown(demo, card):
 def test_an_overdue_loan_with_a_fee_rule_shows_its_estimate(demo):
     table = invoke("demo", "loans", "--card", "demo-heili").stdout
     assert "est. fee" in table and "fee unknown" not in table
+
+
+# #13: a sign of life while a library is slow ---------------------------------
+
+@pytest.fixture
+def slow_tuni(monkeypatch):
+    """The demo library, with every answer of TUNI's account (Primo VE's
+    myaccount) late by `delay` seconds; the other views answer at once."""
+    from libcli import demo as demo_mod
+    from libcli.sandbox.app import Options
+    from libcli.sandbox.demo import demo_transport
+    from libcli.sandbox.misbehave import Fault
+
+    def slow(delay: float):
+        options = Options(faults=[Fault("delay", path="/primaws/rest/priv/myaccount",
+                                        times=None, delay_ms=int(delay * 1000))])
+        monkeypatch.setattr(demo_mod, "transport",
+                            lambda: demo_transport(demo_mod.state_file(), options))
+
+    return slow
+
+
+@pytest.fixture
+def stderr_is_a_terminal(monkeypatch):
+    """What libcli asks of stderr says "a terminal" (CliRunner's is not one)."""
+    import sys
+
+    from libcli.cli import output
+
+    real = output.isatty
+    monkeypatch.setattr(output, "isatty", lambda s: s is sys.stderr or real(s))
+
+
+def waiting_lines(stderr: str) -> list[str]:
+    return [part.split("\x1b[K")[1] for part in stderr.split("\r")
+            if part.startswith("\x1b[K") and part != "\x1b[K"]
+
+
+@pytest.mark.parametrize("command", ["status", "loans", "fees"])
+def test_a_slow_library_gets_a_waiting_line_then_it_is_erased(demo, slow_tuni,
+                                                              stderr_is_a_terminal, command):
+    invoke("demo", "status")  # the cards log in first: the slow part is the account
+    slow_tuni(1.6)
+    result = invoke("demo", command, "--json")
+    json.loads(result.stdout)  # stdout stays one JSON document
+    lines = waiting_lines(result.stderr)
+    assert lines, repr(result.stderr)
+    assert lines[-1].startswith("Waiting for demo-tuni") and "of 10 cards done)" in lines[-1]
+    assert "demo-heili" not in lines[-1]  # the fast cards are done
+    # Erased once the last card has answered.
+    assert "\r\x1b[K" in result.stderr.rsplit("Waiting for", 1)[1]
+
+
+def test_a_slow_library_on_a_pipe_gets_no_waiting_line(demo, slow_tuni):
+    invoke("demo", "status")
+    slow_tuni(1.6)
+    result = invoke("demo", "status")
+    assert "Waiting" not in result.stderr and "\x1b" not in result.stderr and "\r" not in result.stderr
+
+
+def test_libraries_answering_within_the_delay_get_no_waiting_line(demo, stderr_is_a_terminal,
+                                                                 monkeypatch):
+    from libcli.cli import progress
+
+    # Ten cards on the in-process demo library can take over a second on a
+    # loaded machine: the delay is what "answering in time" is measured by.
+    monkeypatch.setattr(progress, "DELAY", 30.0)
+    invoke("demo", "status")
+    result = invoke("demo", "status")
+    assert "Waiting" not in result.stderr and "\x1b" not in result.stderr

@@ -38,7 +38,10 @@ def one_card(name: str | None):
 def run(coro_fn: Callable[[], Awaitable[Any]]) -> Any:
     import asyncio  # not at the top: command modules load for completion too
 
-    return asyncio.run(coro_fn())
+    from libcli.cli import progress
+
+    with progress.on_stderr():  # a waiting line while libraries are slow (a terminal only)
+        return asyncio.run(coro_fn())
 
 
 def report(results, *, quiet_ok: bool = True) -> list[dict[str, Any]]:

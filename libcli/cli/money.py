@@ -66,7 +66,10 @@ def fees(cards, as_json):
 
     today = common.today()
     selected = common.select_cards(cards)
-    results = AccountService(today=today).run(selected, balance_and_risk)
+    from libcli.cli import progress
+
+    with progress.on_stderr():  # as common.run: a waiting line while libraries are slow
+        results = AccountService(today=today).run(selected, balance_and_risk)
     errors = common.report(results)
     reports = []
     from libcli.policy import get_consortium
