@@ -114,3 +114,52 @@ def test_libraries_answering_within_the_delay_get_no_waiting_line(demo, stderr_i
     invoke("demo", "status")
     result = invoke("demo", "status")
     assert "Waiting" not in result.stderr and "\x1b" not in result.stderr
+
+
+# The demo library decides with its own code -----------------------------------
+
+# The client's modules the demo must never call to decide what its pages show:
+# its rules (the registry's numbers it reads itself, as data), its parsers,
+# its payment checks. libcli.model (the enums both sides name things with)
+# and the registry file are shared.
+CLIENT_LOGIC = ("libcli.policy", "libcli.backends", "libcli.payment", "libcli.account",
+                "libcli.reminders", "libcli.markup", "libcli.cli")
+
+
+def imported_modules(path) -> set[str]:
+    import ast
+
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module)
+            found |= {f"{node.module}.{a.name}" for a in node.names}
+    return found
+
+
+def test_the_demo_library_imports_none_of_the_clients_rules_or_parsers():
+    from pathlib import Path
+
+    import libcli.sandbox
+
+    offending = {}
+    for path in sorted(Path(libcli.sandbox.__file__).parent.rglob("*.py")):
+        bad = {m for m in imported_modules(path)
+               if any(m == c or m.startswith(c + ".") for c in CLIENT_LOGIC)}
+        if bad:
+            offending[path.name] = sorted(bad)
+    assert not offending, offending
+
+
+def test_the_demo_reads_the_registrys_numbers_itself():
+    from libcli.policy import consortia
+    from libcli.sandbox.rules import sites
+
+    for view in ("heili", "tuni", "helmet", "tallinn"):
+        mine, client = sites()[view].rules, consortia()[view].policy
+        assert mine.renewal_limit == client.renewal_limit
+        assert mine.late_fee.get("cents_per_day") == client.late_fee.cents_per_day
+        assert (mine.online_payment is None) == (client.online_payment is None)
+

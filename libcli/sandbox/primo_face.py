@@ -327,7 +327,7 @@ class PrimoFace:
         tables: dict[str, Any] = {
             "Bulk Definition": [{"source1": "OvP - Loans Paging", "target": "100"}],  # CFG
         }
-        if self.lib.policy.online_payment is not None:
+        if self.lib.rules.online_payment is not None:
             # [INF] EXLPAY names the setting, not its place in this JSON.
             tables["Library Card Links"] = [{
                 "source1": "online_payment_url", "target": f"{base}/discovery/payfine",
@@ -769,7 +769,7 @@ class PrimoFace:
         session.data.setdefault("item_services", {})[svc] = [ti.record_id, item.item_id]
         link = (f"{PRIV}/ILSServices/itemServices/{ti.record_id}/item/{item.item_id}/{svc}"
                 f"/AlmaItemRequest?institution={self.inst}&hasHold=true&hasBooking=false")
-        reservable = self.lib.policy.material(ti.material).reservable
+        reservable = self.lib.rules.of(ti.material).reservable
         return {
             "itemid": item.item_id, "mmsid": ti.record_id, "itembarcode": item.barcode,
             "itemstatusname": status, "itemcategoryname": t("book", lang),
