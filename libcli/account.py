@@ -200,6 +200,7 @@ def load_snapshot(card_name: str) -> dict[str, Any]:
 def snapshot_loans(card: Card) -> list[Loan] | None:
     """The loans the card's snapshot holds (None: no snapshot with loans).
     A snapshot whose loans have the wrong shape is the card's ConfigError."""
+    from libcli.demo import command
     from libcli.errors import ConfigError
     from libcli.model import Loan, Material
 
@@ -220,7 +221,7 @@ def snapshot_loans(card: Card) -> list[Loan] | None:
         ]
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ConfigError(f"the saved loans of card '{card.name}' are damaged "
-                          f"({type(exc).__name__}); run `libcli loans` once online") from None
+                          f"({type(exc).__name__}); run `{command('loans')}` once online") from None
 
 
 # --- running operations --------------------------------------------------------

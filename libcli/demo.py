@@ -51,6 +51,14 @@ def in_demo_home() -> Iterator[Path]:
                 os.environ[name] = value
 
 
+def command(rest: str) -> str:
+    """`libcli REST` as the user can type it where they are: inside the
+    demo's home (under `libcli demo`) that is `libcli demo REST`, since a
+    plain `libcli REST` would act on the user's own cards. Every hint that
+    names a command is built with this."""
+    return f"libcli demo {rest}" if os.environ.get(IN_DEMO) else f"libcli {rest}"
+
+
 def remove_demo_home() -> bool:
     """Delete the demo's cards, sessions and library; True if there was one."""
     home = demo_home()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from msgspec import Struct
 
+from libcli.demo import command
 from libcli.errors import Refused, UnsafeAddress
 from libcli.model import Balance, Money
 from libcli.policy import BankTransfer, Consortium, Payability, payability
@@ -49,7 +50,7 @@ def ensure_payable(consortium: Consortium, balance: Balance, expected: Money | N
         raise Refused(
             f"the balance changed from {expected} to {balance.total} since it was shown; "
             "no payment was started",
-            hint="check it with: libcli fees",
+            hint=f"check it with: {command('fees')}",
         )
     if not v.payable:
         raise Refused(f"cannot pay online: {v.message}")

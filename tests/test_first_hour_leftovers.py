@@ -163,3 +163,34 @@ def test_the_demo_reads_the_registrys_numbers_itself():
         assert mine.late_fee.get("cents_per_day") == client.late_fee.cents_per_day
         assert (mine.online_payment is None) == (client.online_payment is None)
 
+
+# Hints under `libcli demo` name the command the user can type -----------------
+
+def commands_named(text: str) -> list[str]:
+    """Every `libcli WORD` a text names ("libcli:" opening a message is no command)."""
+    import re
+
+    return re.findall(r"\blibcli (?:demo )?[a-z][a-z-]*", text)
+
+
+@pytest.mark.parametrize("args", [
+    ["remind"], ["fees"], ["fees", "--card", "demo-tuni-2"], ["renew", "nosuchid"],
+    ["hold", "cancel", "nosuchid"],
+])
+def test_hints_under_the_demo_name_demo_commands(demo, args):
+    result = CliRunner().invoke(cli, ["demo", *args], input="1234\n")
+    named = commands_named(result.stdout + result.stderr)
+    assert named, (result.stdout, result.stderr)  # each of these prints a hint
+    assert all(n.startswith("libcli demo ") for n in named), named
+
+
+def test_the_demo_calendar_says_how_to_renew_in_the_demo(demo, tmp_path):
+    invoke("demo", "calendar", "-o", str(tmp_path / "demo.ics"))
+    text = (tmp_path / "demo.ics").read_text("utf-8").replace("\r\n ", "")
+    named = commands_named(text)
+    assert named and all(n.startswith("libcli demo renew") for n in named), named
+
+
+def test_hints_outside_the_demo_name_plain_commands(demo):
+    result = CliRunner().invoke(cli, ["renew", "nosuchid"])  # the user's own home: no cards
+    assert "add one with: libcli card add" in result.stderr

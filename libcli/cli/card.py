@@ -8,6 +8,7 @@ import click
 
 from libcli.cli import SuggestingGroup, output
 from libcli.cli.options import _complete_cards, json_option, library_option
+from libcli.demo import command
 from libcli.errors import PinError, UsageError
 from libcli.model import Card
 
@@ -180,7 +181,7 @@ def card_list(as_json):
         output.emit_json({"cards": [_card_json(c) for c in cards]})
         return
     if not cards:
-        output.info("No cards yet. Add one with: libcli card add NAME --library ID --number CARD")
+        output.info(f"No cards yet. Add one with: {command('card add NAME --library ID --number CARD')}")
         return
     output.table(
         ["Name", "Library", "Number", "PIN from", "Default", "Address"],

@@ -8,6 +8,7 @@ from typing import Any, Awaitable, Callable
 import click
 
 from libcli.cli import output
+from libcli.demo import command
 from libcli.errors import ExitCode, LibcliError, UsageError
 
 
@@ -31,7 +32,7 @@ def one_card(name: str | None):
     card = store.default()
     if card is None:
         raise UsageError("which card? add --card NAME",
-                         hint="or set one with: libcli card default NAME")
+                         hint=f"or set one with: {command('card default NAME')}")
     return card
 
 
@@ -79,7 +80,7 @@ def resolve_ids(items: list[Any], wanted: tuple[str, ...], kind: str,
             listed = ", ".join(f"{m.id} ({m.card}: {output.short(m.title, 30)})" for m in matches)
             problems.append(f"'{prefix}' matches several {kind}s: {listed}")
     if problems:
-        hint = f"see the IDs with: libcli {kind}s"
+        hint = f"see the IDs with: {command(kind + 's')}"
         if failed_cards:
             hint += f" (cards that could not be read: {', '.join(failed_cards)})"
         raise UsageError(problems[0] if len(problems) == 1 else f"{len(problems)} IDs not found",

@@ -8,6 +8,7 @@ import click
 from msgspec.structs import replace
 
 from libcli.cli import SuggestingGroup, common, output
+from libcli.demo import command
 from libcli.cli.options import (card_option, complete_ids, json_option, library_option,
                                 single_card_option, yes_option)
 from libcli.errors import UsageError
@@ -294,7 +295,7 @@ def search(query, library, card, limit, as_json):
         if library is None:
             default = store.default()
             if default is None:
-                raise UsageError("which library? add --library ID (see `libcli libraries`)")
+                raise UsageError(f"which library? add --library ID (see `{command('libraries')}`)")
             library = default.library
         get_consortium(library)
         # A stored card of that library tells its address (e.g. a demo library).

@@ -135,6 +135,7 @@ def loans(cards, due_within, overdue, offline, as_json):
 def show_loans(selected, *, due_within=None, overdue=False, offline=False, as_json=False):
     """Fetch (or read from the snapshot), print, and exit with the right code."""
     from libcli.account import AccountService
+    from libcli.demo import command
 
     today = common.today()
     errors: list[dict] = []
@@ -142,7 +143,7 @@ def show_loans(selected, *, due_within=None, overdue=False, offline=False, as_js
     if offline:
         all_loans, missing = loans_from_snapshot(selected, today)
         for name in missing:
-            output.warn(f"card '{name}' has no saved loans yet; run `libcli loans` once online")
+            output.warn(f"card '{name}' has no saved loans yet; run `{command('loans')}` once online")
     else:
         async def main():
             async with AccountService(today=today).open(selected) as run:

@@ -62,6 +62,7 @@ def fees(cards, as_json):
       libcli fees --card kid --json | jq '.fees[0].total_cents'
     """
     from libcli.account import AccountService
+    from libcli.demo import command
     from libcli.model import Money
 
     today = common.today()
@@ -100,11 +101,11 @@ def fees(cards, as_json):
         if rep["total_cents"] == 0:
             click.echo("  Nothing to pay.")
         elif rep["payable_online"]:
-            click.echo(output.paint(f"  Can be paid online now{minimum}: libcli pay --card {card.name}", "green"))
+            click.echo(output.paint(f"  Can be paid online now{minimum}: {command('pay --card ' + card.name)}", "green"))
         else:
             click.echo(f"  Cannot be paid online: {output.clean(rep['reason_text'])}{minimum}")
             if get_consortium(card.library).policy.bank_transfer:
-                click.echo(f"  Bank-transfer details: libcli pay --card {card.name}")
+                click.echo(f"  Bank-transfer details: {command('pay --card ' + card.name)}")
         for w in rep["warnings"]:
             click.echo(output.paint(f"  Warning: {w}", "red"))
         click.echo()
