@@ -100,9 +100,13 @@ def transport():
     return _sandbox("demo").demo_transport(state_file())
 
 
-async def pay_at_provider(client, url: str) -> None:
-    """Pay at the demo's simulated payment provider (a browser's part)."""
-    await _sandbox("demo").pay_at_provider(client, url)
+async def pay_at_provider(client, url: str, card: Card | None = None) -> None:
+    """Pay at the demo's simulated payment provider (a browser's part); a
+    payment service that asks the patron to log in gets the demo card's
+    number and public demo PIN."""
+    number = card.number if card is not None else None
+    await _sandbox("demo").pay_at_provider(client, url, number,
+                                           demo_pin(number) if number else None)
 
 
 def demo_cards(all_patrons: bool = False) -> list[Card]:

@@ -194,3 +194,17 @@ def test_the_demo_calendar_says_how_to_renew_in_the_demo(demo, tmp_path):
 def test_hints_outside_the_demo_name_plain_commands(demo):
     result = CliRunner().invoke(cli, ["renew", "nosuchid"])  # the user's own home: no cards
     assert "add one with: libcli card add" in result.stderr
+
+
+# Paying in the demo, on every face that takes online payments ------------------
+
+def test_every_demo_card_whose_fees_are_payable_online_can_pay_in_the_demo(demo):
+    fees = json.loads(invoke("demo", "fees", "--json").stdout)["fees"]
+    payable = {f["card"]: f["total_cents"] for f in fees if f["payable_online"]}
+    # Finna (heili, helmet) and Primo VE (tuni) alike.
+    assert {"demo-heili", "demo-helmet", "demo-tuni-2"} <= set(payable), payable
+    for card, total in payable.items():
+        result = invoke("demo", "pay", "--card", card, "--yes")
+        assert "Payment registered" in result.stderr, (card, result.stderr)
+        after = json.loads(invoke("demo", "fees", "--card", card, "--json").stdout)["fees"][0]
+        assert after["total_cents"] == 0 < total, (card, after)

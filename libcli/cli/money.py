@@ -198,7 +198,7 @@ def pay(card, yes, no_browser, no_wait, timeout, amount, as_json):
                 from libcli.demo import pay_at_provider
 
                 output.info("Demo library: paying at the simulated payment provider.")
-                await pay_at_provider(backend.client, url)
+                await pay_at_provider(backend.client, url, chosen)
             elif not no_browser:
                 import webbrowser
 
