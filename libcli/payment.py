@@ -13,7 +13,7 @@ from msgspec import Struct
 from libcli.demo import command
 from libcli.errors import Refused, UnsafeAddress
 from libcli.model import Balance, Money
-from libcli.policy import BankTransfer, Consortium, Payability, payability
+from libcli.policy import BankTransfer, Consortium, Payability, minimum_online, payability
 
 
 class Verdict(Struct, frozen=True):
@@ -30,9 +30,7 @@ def verdict(consortium: Consortium, balance: Balance) -> Verdict:
         email_on_file=balance.email_on_file, site_minimum=balance.minimum_online,
         nonpayable_items=any(not f.payable_online for f in balance.items),
     )
-    minimum = balance.minimum_online or (
-        Money(policy.online_payment.minimum_cents, balance.total.currency)
-        if policy.online_payment and policy.online_payment.minimum_cents is not None else None)
+    minimum = minimum_online(policy, balance.minimum_online)
     if check.payable and balance.payment_in_progress:
         check = Payability(False, "payment_in_progress",
                            "a payment is already in progress; finish it or wait until it expires")

@@ -45,7 +45,7 @@ def run(coro_fn: Callable[[], Awaitable[Any]]) -> Any:
         return asyncio.run(coro_fn())
 
 
-def report(results, *, quiet_ok: bool = True) -> list[dict[str, Any]]:
+def report(results) -> list[dict[str, Any]]:
     """Print each failed card on stderr; return the failures for JSON output."""
     errors = []
     for r in results:
