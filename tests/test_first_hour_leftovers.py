@@ -12,15 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from libcli.cli import cli
-
-
-def invoke(*args, input=None, expect=0):
-    result = CliRunner().invoke(cli, list(args), input=input)
-    assert result.exit_code == expect, (
-        f"libcli {' '.join(args)} exited {result.exit_code}\n--- stdout\n{result.stdout}"
-        f"\n--- stderr\n{result.stderr}\n{result.exception!r}")
-    assert "Traceback" not in result.stdout + result.stderr
-    return result
+from tests.test_cli_e2e import run as invoke  # the CLI in process, its exit code checked
 
 
 @pytest.fixture
