@@ -15,11 +15,13 @@ import contextlib
 import os
 import shutil
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from libcli import storage
 from libcli.errors import PinError
-from libcli.model import Card
+
+if TYPE_CHECKING:  # libcli.model (msgspec) is imported where used: hints load this at start-up
+    from libcli.model import Card
 
 KINDS = ("config", "cache", "data")
 IN_DEMO = "LIBCLI_IN_DEMO_HOME"
@@ -112,6 +114,8 @@ async def pay_at_provider(client, url: str, card: Card | None = None) -> None:
 def demo_cards(all_patrons: bool = False) -> list[Card]:
     """Demo cards: by default one per view (the patron whose account shows
     every state); with `all_patrons`, also the payment-case patrons."""
+    from libcli.model import Card
+
     DEMO_CARDS = _sandbox("demo").DEMO_CARDS
     seen: set[str] = set()
     cards = []

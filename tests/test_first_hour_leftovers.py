@@ -200,3 +200,10 @@ def test_every_demo_card_whose_fees_are_payable_online_can_pay_in_the_demo(demo)
         assert "Payment registered" in result.stderr, (card, result.stderr)
         after = json.loads(invoke("demo", "fees", "--card", card, "--json").stdout)["fees"][0]
         assert after["total_cents"] == 0 < total, (card, after)
+
+
+def test_no_waiting_line_under_the_log_of_verbose(demo, slow_tuni, stderr_is_a_terminal):
+    invoke("demo", "status")
+    slow_tuni(1.6)
+    result = invoke("-v", "demo", "status")
+    assert "Waiting for" not in result.stderr

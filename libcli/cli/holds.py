@@ -8,9 +8,9 @@ import click
 from msgspec.structs import replace
 
 from libcli.cli import SuggestingGroup, common, output
-from libcli.demo import command
 from libcli.cli.options import (card_option, complete_ids, json_option, library_option,
                                 single_card_option, yes_option)
+from libcli.demo import command
 from libcli.errors import UsageError
 from libcli.model import CancelResult, Hold, HoldStatus
 

@@ -62,13 +62,12 @@ def fees(cards, as_json):
       libcli fees --card kid --json | jq '.fees[0].total_cents'
     """
     from libcli.account import AccountService
+    from libcli.cli import progress
     from libcli.demo import command
     from libcli.model import Money
 
     today = common.today()
     selected = common.select_cards(cards)
-    from libcli.cli import progress
-
     with progress.on_stderr():  # as common.run: a waiting line while libraries are slow
         results = AccountService(today=today).run(selected, balance_and_risk)
     errors = common.report(results)

@@ -16,9 +16,10 @@ The run tells this module of its cards through ``libcli.account.card_progress``
 from __future__ import annotations
 
 import contextlib
-import logging
 import sys
 from typing import Iterator
+
+import click
 
 from libcli.cli import output
 
@@ -100,11 +101,17 @@ class Progress:
             pass
 
 
+def _verbose() -> bool:
+    """-v was given (the run logs on stderr)."""
+    ctx = click.get_current_context(silent=True)
+    return bool(getattr(ctx.find_root().obj, "verbose", 0)) if ctx is not None else False
+
+
 @contextlib.contextmanager
 def on_stderr() -> Iterator[Progress | None]:
     """Report the runs made inside on stderr when it is a terminal."""
     stream = sys.stderr
-    if not output.isatty(stream) or logging.getLogger().isEnabledFor(logging.INFO):
+    if not output.isatty(stream) or _verbose():
         yield None
         return
     from libcli.account import card_progress
