@@ -24,7 +24,8 @@ def _read_pin(pin_stdin: bool) -> str:
     if pin_stdin:
         if output.stdin_closed():
             raise UsageError("--pin-stdin, but standard input is closed: no PIN to read",
-                             hint="pipe the PIN in: printf '%s\\n' \"$PIN\" | libcli card ... --pin-stdin")
+                             hint="pipe the PIN in: printf '%s\\n' \"$PIN\" | "
+                             f"{command('card ... --pin-stdin')}")
         line = sys.stdin.readline()
         return check_pin(line)
     if not output.isatty_stdin():
