@@ -11,6 +11,7 @@ This is the library API the CLI calls; it knows nothing of click.
 from __future__ import annotations
 
 import os
+from contextvars import ContextVar
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Generic, TypeVar
@@ -35,6 +36,12 @@ class _Log:
 
 log = _Log()
 T = TypeVar("T")
+
+# Told of each card before its operation starts (done False) and when it ends
+# (done True): libcli.cli.progress shows a waiting line from it on a terminal.
+# A context variable, so that the command's runner sets it for every Run.
+card_progress: ContextVar[Callable[[Card, bool], None] | None] = ContextVar(
+    "card_progress", default=None)
 # How long a write waits for another process's write to the same account
 # (a renewal of thirty loans over three pages takes a few seconds).
 LOCK_WAIT_SECONDS = 30.0
@@ -239,7 +246,7 @@ class AccountService:
         from libcli import operations
 
         if self._open_url is not None:  # the demo pays at its own provider
-            steps = replace(steps, open_url=self._open_url)
+            steps = replace(steps, open_url=lambda url: self._open_url(url, card))
         return self.within([card], lambda run: operations.pay(run, expected, steps,
                                                               resume=resume))
 
@@ -440,7 +447,19 @@ class Run:
 
         import asyncio
 
-        return list(await asyncio.gather(*(one(c) for c in cards)))
+        notify = card_progress.get()
+        if notify is None:
+            return list(await asyncio.gather(*(one(c) for c in cards)))
+
+        async def told(card: Card) -> CardResult[T]:
+            try:
+                return await one(card)
+            finally:
+                notify(card, True)
+
+        for card in cards:
+            notify(card, False)
+        return list(await asyncio.gather(*(told(c) for c in cards)))
 
 
 def _write_stats(run: Run) -> None:

@@ -19,6 +19,7 @@ from typing import Any, Callable
 from msgspec import structs
 
 from libcli import storage
+from libcli.demo import command
 from libcli.errors import ConfigError, NoKeyringError, PinError, UsageError
 from libcli.model import Card
 
@@ -132,7 +133,7 @@ class CardStore:
             if not cards:
                 raise UsageError(
                     "no cards yet",
-                    hint="add one with: libcli card add NAME --library ID --number CARD "
+                    hint=f"add one with: {command('card add NAME --library ID --number CARD')} "
                     "(or try the demo library: libcli demo)",
                 )
             return list(cards.values())
@@ -151,7 +152,7 @@ class CardStore:
             cards = _load(self.path)
             if card.name in cards:
                 raise UsageError(f"a card named '{card.name}' already exists",
-                                 hint=f"pick another name or: libcli card remove {card.name}")
+                                 hint=f"pick another name or: {command('card remove ' + card.name)}")
             for other in cards.values():
                 # A card is the library, the number and the site: the same
                 # number on another address (a local demo library) is another card.
@@ -389,7 +390,7 @@ def pin_for(card: Card) -> str:
     if not pin:
         raise PinError(
             f"no PIN stored for card '{card.name}'",
-            hint=f"store it with: libcli card pin {card.name}",
+            hint=f"store it with: {command('card pin ' + card.name)}",
         )
     return register(pin)
 

@@ -15,11 +15,13 @@ import contextlib
 import os
 import shutil
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from libcli import storage
 from libcli.errors import PinError
-from libcli.model import Card
+
+if TYPE_CHECKING:  # libcli.model (msgspec) is imported where used: hints load this at start-up
+    from libcli.model import Card
 
 KINDS = ("config", "cache", "data")
 IN_DEMO = "LIBCLI_IN_DEMO_HOME"
@@ -49,6 +51,14 @@ def in_demo_home() -> Iterator[Path]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def command(rest: str) -> str:
+    """`libcli REST` as the user can type it where they are: inside the
+    demo's home (under `libcli demo`) that is `libcli demo REST`, since a
+    plain `libcli REST` would act on the user's own cards. Every hint that
+    names a command is built with this."""
+    return f"libcli demo {rest}" if os.environ.get(IN_DEMO) else f"libcli {rest}"
 
 
 def remove_demo_home() -> bool:
@@ -100,11 +110,14 @@ def account_service(**options):
 
     shared = transport()
 
-    async def pay_at_provider(url: str) -> None:
+    async def pay_at_provider(url: str, card: Card) -> None:
+        # A payment service that asks the patron to log in (the Primo VE
+        # face's) gets the demo card's number and public demo PIN.
         import httpx
 
         async with httpx.AsyncClient(transport=shared, follow_redirects=True) as client:
-            await _sandbox("demo").pay_at_provider(client, url)
+            await _sandbox("demo").pay_at_provider(client, url, card.number,
+                                                   demo_pin(card.number))
 
     return AccountService(**{"transport": shared, "open_url": pay_at_provider,
                              "pin_source": lambda card: demo_pin(card.number)} | options)
@@ -113,6 +126,8 @@ def account_service(**options):
 def demo_cards(all_patrons: bool = False) -> list[Card]:
     """Demo cards: by default one per view (the patron whose account shows
     every state); with `all_patrons`, also the payment-case patrons."""
+    from libcli.model import Card
+
     DEMO_CARDS = _sandbox("demo").DEMO_CARDS
     seen: set[str] = set()
     cards = []

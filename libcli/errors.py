@@ -56,8 +56,11 @@ class Unreachable(LibcliError):
     exit_code = ExitCode.UNREACHABLE
 
 
-CHECK_HINT = ("the library's site may have changed: run `libcli library check --card NAME` "
-              "and paste its report (it holds no PIN, card number or title) into a bug report")
+def check_hint() -> str:
+    from libcli.demo import command  # (libcli.demo imports this module)
+
+    return (f"the library's site may have changed: run `{command('library check --card NAME')}` "
+            "and paste its report (it holds no PIN, card number or title) into a bug report")
 
 
 class PageNotUnderstood(LibcliError):
@@ -71,7 +74,7 @@ class PageNotUnderstood(LibcliError):
 
     def __init__(self, page: str, missing: str, *, hint: str | None = None):
         super().__init__(f"could not understand the {page} page: {missing}",
-                         hint=hint or CHECK_HINT)
+                         hint=hint or check_hint())
         self.page = page
         self.missing = missing
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+from libcli.demo import command
 from libcli.model import Hold, HoldStatus, Loan
 from libcli.text import clean
 
@@ -36,7 +37,7 @@ def build_calendar(loans: list[Loan], holds: list[Hold], *, now: datetime | None
         ev.add("dtstart", loan.due_date)
         ev.add("dtend", loan.due_date + timedelta(days=1))
         ev.add("summary", f"Due: {clean(loan.title)}")
-        how = "can be renewed: libcli renew " + loan.id if loan.renewable else \
+        how = "can be renewed: " + command("renew " + loan.id) if loan.renewable else \
             f"must be returned ({loan.not_renewable_reason or 'cannot be renewed'})"
         ev.add("description", clean(f"Card {loan.card}. {how}."))
         ev.add("transp", "TRANSPARENT")

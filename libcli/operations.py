@@ -22,6 +22,7 @@ from msgspec.structs import replace
 
 from libcli.account import CardResult, with_status
 from libcli.snapshot import save_snapshot, snapshot_loans
+from libcli.demo import command
 from libcli.errors import LibcliError, Refused, UsageError
 from libcli.model import (Balance, CancelResult, Hold, HoldStatus, Loan, Money, PaymentStart,
                           PickupLocation, PlaceHoldResult, RenewResult)
@@ -65,7 +66,7 @@ def resolve_ids(items: list[Any], wanted: Iterable[str], kind: str,
             listed = ", ".join(f"{m.id} ({m.card}: {clean(m.title)[:30]})" for m in matches)
             problems.append(f"'{prefix}' matches several {kind}s: {listed}")
     if problems:
-        hint = f"see the IDs with: libcli {kind}s"
+        hint = f"see the IDs with: {command(kind + 's')}"
         if failed_cards:
             hint += f" (cards that could not be read: {', '.join(failed_cards)})"
         raise UsageError(problems[0] if len(problems) == 1 else f"{len(problems)} IDs not found",
@@ -496,7 +497,7 @@ async def pay(run: Run, expected: Money | None, steps: PaymentSteps, *,
     if resume:
         if pending is None:
             raise Refused(f"no payment started by libcli is open for card '{card.name}'",
-                          hint=f"start one with: libcli pay --card {card.name}")
+                          hint=f"start one with: {command('pay --card ' + card.name)}")
         if rules.registered(pending.amount, balance):
             rules.forget_payment(card)
             return Payment(card, True, pending.amount, url=pending.url, registered=True)
@@ -520,7 +521,7 @@ async def pay(run: Run, expected: Money | None, steps: PaymentSteps, *,
     if started.amount != balance.total:
         raise Refused(f"the library started a payment of {started.amount}, not the "
                       f"{balance.total} confirmed; do not pay it",
-                      hint=f"check with: libcli fees --card {card.name}")
+                      hint=f"check with: {command('fees --card ' + card.name)}")
     url = rules.check_payment_url(started.url, backend_url=str(backend.client.base_url),
                                   consortium=consortium)
     rules.remember_payment(card, url, started.amount, backend.payment_open_minutes)

@@ -14,9 +14,10 @@ from pathlib import Path
 import msgspec
 from msgspec import Struct
 
+from libcli.demo import command
 from libcli.errors import Refused, UnsafeAddress
 from libcli.model import Balance, Money
-from libcli.policy import BankTransfer, Consortium, Payability, payability
+from libcli.policy import BankTransfer, Consortium, Payability, minimum_online, payability
 
 
 class Verdict(Struct, frozen=True):
@@ -33,9 +34,7 @@ def verdict(consortium: Consortium, balance: Balance) -> Verdict:
         email_on_file=balance.email_on_file, site_minimum=balance.minimum_online,
         nonpayable_items=any(not f.payable_online for f in balance.items),
     )
-    minimum = balance.minimum_online or (
-        Money(policy.online_payment.minimum_cents, balance.total.currency)
-        if policy.online_payment and policy.online_payment.minimum_cents is not None else None)
+    minimum = minimum_online(policy, balance.minimum_online)
     if check.payable and balance.payment_in_progress:
         check = Payability(False, "payment_in_progress",
                            "a payment is already in progress; finish it or wait until it expires")
@@ -53,7 +52,7 @@ def ensure_payable(consortium: Consortium, balance: Balance, expected: Money | N
         raise Refused(
             f"the balance changed from {expected} to {balance.total} since it was shown; "
             "no payment was started",
-            hint="check it with: libcli fees",
+            hint=f"check it with: {command('fees')}",
         )
     if not v.payable:
         raise Refused(f"cannot pay online: {v.message}")
@@ -223,11 +222,11 @@ def payment_open_error(card, pending: PendingPayment | None) -> Refused:
     if pending is None:
         return Refused("a payment is already in progress at the library (not started by this "
                        "libcli, or its address was not kept); finish it, or wait until it "
-                       "expires", hint=f"check with: libcli fees --card {card.name}")
+                       "expires", hint=f"check with: {command('fees --card ' + card.name)}")
     until = (f"; the library keeps it open until about "
              f"{pending.expires.astimezone().strftime('%H:%M')}" if pending.expires else "")
     return Refused(f"a payment of {pending.amount} started at "
                    f"{pending.started.astimezone().strftime('%H:%M')} is still open{until}: "
                    f"{pending.url}",
                    hint=f"finish it at that address, or open it again with: "
-                        f"libcli pay --card {card.name} --resume")
+                        f"{command('pay --resume --card ' + card.name)}")

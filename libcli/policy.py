@@ -388,11 +388,10 @@ def payability(
         return Payability(
             False, "nonpayable_fee", "some charges cannot be paid online; contact the library"
         )
-    minimum = site_minimum.cents if site_minimum is not None else pay.minimum_cents
-    if minimum is not None and total.cents < minimum:
+    minimum = minimum_online(policy, site_minimum)
+    if minimum is not None and total.cents < minimum.cents:
         return Payability(
-            False, "below_minimum",
-            f"the balance {total} is below the online minimum {Money(minimum, total.currency)}",
+            False, "below_minimum", f"the balance {total} is below the online minimum {minimum}",
         )
     if pay.requires_email and email_on_file is False:
         return Payability(
@@ -403,6 +402,8 @@ def payability(
 
 
 def minimum_online(policy: Policy, site_minimum: Money | None = None) -> Money | None:
+    """The least that may be paid online: the page's own stated minimum where
+    it states one (the library is authoritative), else the rules'."""
     if site_minimum is not None:
         return site_minimum
     pay = policy.online_payment

@@ -9,6 +9,7 @@ from datetime import date
 
 from msgspec import Struct, field
 
+from libcli.demo import command
 from libcli.model import Balance, DueStatus, Hold, HoldStatus, Loan, Money
 from libcli.policy import Consortium, borrowing_block, debt_from_earlier_year
 from libcli.text import clean as _clean
@@ -49,7 +50,7 @@ def _day(d: date) -> str:
 
 def _action(loan: Loan) -> str:
     if loan.renewable:
-        return f"renew with: libcli renew {loan.id}"
+        return f"renew with: {command('renew ' + loan.id)}"
     return f"return it: {loan.not_renewable_reason or 'it cannot be renewed'}"
 
 
@@ -108,5 +109,5 @@ def digest_text(digest: Digest, today: date, clean=_clean) -> str:
     if digest.fees:
         out.append("Fees:")
         for card, total, warnings in digest.fees:
-            out.append(f"  {clean(card)}: {total}; {clean('; '.join(warnings))}; pay with: libcli pay --card {card}")
+            out.append(f"  {clean(card)}: {total}; {clean('; '.join(warnings))}; pay with: {command('pay --card ' + card)}")
     return "\n".join(out)

@@ -133,6 +133,17 @@ def saved_items(card_name: str, kind: str) -> list[Any] | None:
     return None if found is None else _items(getattr(found, kind), kind)
 
 
+def forget_snapshot(card_name: str) -> None:
+    snapshot_path(card_name).unlink(missing_ok=True)
+
+
+def rename_snapshot(old_name: str, new_name: str) -> None:
+    """A renamed card keeps its saved loans and holds (completion, --offline)."""
+    old = snapshot_path(old_name)
+    if old.exists():
+        old.replace(snapshot_path(new_name))
+
+
 def fetched_on(card_name: str) -> date | None:
     """The day the card's snapshot was last written (None: no snapshot)."""
     found = _read(card_name)

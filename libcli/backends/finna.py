@@ -71,7 +71,8 @@ import httpx
 from libcli import http
 from libcli.backends import finna_pages as pages
 from libcli.backends.base import Backend
-from libcli.backends.shared import choose_pickup
+from libcli.backends.shared import answer_lost, choose_pickup
+from libcli.demo import command
 from libcli.errors import (
     LibcliError, LoginRefused, PageNotUnderstood, Refused, TermsNotAccepted, Unreachable,
     UnsafeAddress, UsageError,
@@ -93,10 +94,6 @@ SEARCH_URL = "api/v1/search"
 SEARCH_FIELDS = ("id", "title", "nonPresenterAuthors", "year", "formats")
 LANGUAGES = ("fi", "sv", "en-gb", "se")
 
-# The library may still act on a post whose answer was lost, so the advice is
-# to look before trying again (a second renewal would use up another one).
-ANSWER_LOST = ("the library's answer was lost and the account shows no change yet; "
-               "look again (libcli loans, libcli holds) before you try again")
 # The label of a loan without a renew checkbox ("cannot renew"), in fi, sv, en.
 CANNOT_RENEW = frozenset({"ei voi uusia", "kan inte förnya", "cannot renew"})
 
@@ -447,7 +444,7 @@ class FinnaBackend(Backend):
             for i, _raw, _ in moved:
                 results[i] = self._result(requested[i], False, message=(
                     f"the renewal was sent but the loan could not be read again ({exc}); "
-                    "libcli loans shows whether it was renewed"))
+                    f"{command('loans')} shows whether it was renewed"))
             return
         now = {r.key: r for r in raws}
         for i, raw, otherwise in moved:
@@ -513,7 +510,7 @@ class FinnaBackend(Backend):
             if isinstance(o, LibcliError):
                 for i, _raw in group:
                     results[i] = self._result(requested[i], False, message=(
-                        f"the outcome is not known ({o}); libcli loans shows whether it "
+                        f"the outcome is not known ({o}); {command('loans')} shows whether it "
                         "was renewed"))
         if moved:
             await self._look_for_moved(moved, requested, results)
@@ -536,7 +533,7 @@ class FinnaBackend(Backend):
             # The post may or may not have reached the library: read the
             # account again and report what it shows; never post again.
             _, tree = await self._account(url, pages.LOANS_PAGE, pages.is_loans_page)
-            self._read_back(tree, group, requested, results, ANSWER_LOST, moved)
+            self._read_back(tree, group, requested, results, answer_lost(), moved)
             return
         tree = self._tree(page, pages.LOANS_PAGE)
         if pages.is_login_page(tree):
@@ -659,7 +656,7 @@ class FinnaBackend(Backend):
                 if now is None:
                     results[i] = self._cancel_result(holds[i], True, "cancelled")
                 elif lost:
-                    results[i] = self._cancel_result(holds[i], False, ANSWER_LOST)
+                    results[i] = self._cancel_result(holds[i], False, answer_lost())
                 elif expired:
                     results[i] = self._cancel_result(
                         holds[i], False, "the session expired before the library "

@@ -50,7 +50,8 @@ from urllib.parse import parse_qsl, urlsplit
 from libcli import http
 from libcli.backends import primo_json as pj
 from libcli.backends.base import Backend
-from libcli.backends.shared import choose_pickup
+from libcli.backends.shared import answer_lost, choose_pickup
+from libcli.demo import command
 from libcli.errors import (
     LibcliError, LoginRefused, NotSupported, PageNotUnderstood, Refused, Unreachable, UsageError,
 )
@@ -81,8 +82,6 @@ EXPIRY_MARGIN = 300
 # changed view (a new login profile, a Pay Fine link) is seen within a day.
 CONFIG_MAX_AGE = 86400
 
-ANSWER_LOST = ("the library's answer was lost and the account shows no change yet; "
-               "look again (libcli loans, libcli holds) before you try again")
 NO_PAY_LINK = ("{name} offers no online payment link in Primo; pay at the library's service "
                "desk, or as the library instructs")
 
@@ -217,7 +216,7 @@ class PrimoBackend(Backend):
             # HTTP 401 is the refusal [S1 OPY l.178, OMOB]; no body was captured.
             self._refused = LoginRefused(
                 f"{self.consortium.name} refused the login for card {self.card.name}",
-                hint="check the card number and password (libcli card check)")
+                hint=f"check the card number and password ({command('card check')})")
             raise self._refused
         token = pj.token_from_login(self._doc(page, pj.LOGIN))
         if token is None:
@@ -321,12 +320,12 @@ class PrimoBackend(Backend):
                     or isinstance(outcome, LoginRefused):
                 raise outcome
             if isinstance(outcome, Unreachable):
-                unclear.append((i, ANSWER_LOST))
+                unclear.append((i, answer_lost()))
             elif isinstance(outcome, pj.Failed):
                 results[i] = self._renew_result(loans[i], False, message=outcome.text
                                                 or outcome.message)
             elif isinstance(outcome, LibcliError):
-                unclear.append((i, f"the outcome is not known ({outcome}); libcli loans shows "
+                unclear.append((i, f"the outcome is not known ({outcome}); {command('loans')} shows "
                                    "whether it was renewed"))
             elif outcome is None:
                 unclear.append((i, "the library gave no answer for this loan"))
@@ -357,7 +356,7 @@ class PrimoBackend(Backend):
             for i, _ in unclear:
                 results[i] = self._renew_result(loans[i], False, message=(
                     f"the renewal was sent but the loans could not be read again ({exc}); "
-                    "libcli loans shows whether it was renewed"))
+                    f"{command('loans')} shows whether it was renewed"))
             return
         for i, why in unclear:
             after = now.get(loans[i].key)
@@ -416,9 +415,9 @@ class PrimoBackend(Backend):
                 still, why = None, f"the holds could not be read again ({exc})"
             for i in lost:
                 if still is None:
-                    results[i] = self._cancel_result(holds[i], False, f"{ANSWER_LOST}; {why}")
+                    results[i] = self._cancel_result(holds[i], False, f"{answer_lost()}; {why}")
                 elif holds[i].key in still:
-                    results[i] = self._cancel_result(holds[i], False, ANSWER_LOST)
+                    results[i] = self._cancel_result(holds[i], False, answer_lost())
                 else:
                     results[i] = self._cancel_result(holds[i], True)
         return [r for r in results if r is not None]
@@ -617,5 +616,5 @@ class PrimoBackend(Backend):
             return PlaceHoldResult(
                 record_id, placed,
                 "placed (the library's answer was lost; the hold is on the account)" if placed
-                else ANSWER_LOST, name, self.card.name)
+                else answer_lost(), name, self.card.name)
         return PlaceHoldResult(record_id, True, "placed", name, self.card.name)

@@ -230,6 +230,10 @@ def cli(ctx, color, no_color, verbose):
     setup_streams()
     ctx.obj = State(color="auto", verbose=verbose)
     _set_color(ctx, "never" if no_color else color)
+    from libcli.cli import progress
+
+    # A waiting line on stderr while libraries are slow, for the command's runs.
+    ctx.with_resource(progress.on_stderr())
 
 
 def print_error(exc: LibcliError, prefix: str = "error") -> None:

@@ -8,6 +8,7 @@ import click
 
 from libcli.cli import SuggestingGroup, output
 from libcli.cli.options import _complete_cards, json_option, library_option
+from libcli.demo import command
 from libcli.errors import PinError, UsageError
 from libcli.model import Card
 
@@ -23,7 +24,8 @@ def _read_pin(pin_stdin: bool) -> str:
     if pin_stdin:
         if output.stdin_closed():
             raise UsageError("--pin-stdin, but standard input is closed: no PIN to read",
-                             hint="pipe the PIN in: printf '%s\\n' \"$PIN\" | libcli card ... --pin-stdin")
+                             hint="pipe the PIN in: printf '%s\\n' \"$PIN\" | "
+                             f"{command('card ... --pin-stdin')}")
         line = sys.stdin.readline()
         return check_pin(line)
     if not output.isatty_stdin():
@@ -180,7 +182,7 @@ def card_list(as_json):
         output.emit_json({"cards": [_card_json(c) for c in cards]})
         return
     if not cards:
-        output.info("No cards yet. Add one with: libcli card add NAME --library ID --number CARD")
+        output.info(f"No cards yet. Add one with: {command('card add NAME --library ID --number CARD')}")
         return
     output.table(
         ["Name", "Library", "Number", "PIN from", "Default", "Address"],
@@ -214,9 +216,10 @@ def card_remove(name, as_json):
     """
     from libcli import account
     from libcli.cards import CardStore, forget_pin
+    from libcli.snapshot import forget_snapshot
 
     removed = CardStore().remove(name, forget_pin=forget_pin)
-    account.snapshot_path(name).unlink(missing_ok=True)
+    forget_snapshot(name)
     try:
         account.forget_session(removed)
     except Exception:  # a card of a library no longer known has no session to drop
@@ -235,13 +238,11 @@ def card_rename(name, new_name, as_json):
     Example:
       libcli card rename mine helmet-me
     """
-    from libcli import account
     from libcli.cards import CardStore
+    from libcli.snapshot import rename_snapshot
 
     CardStore().update(name, name=new_name)
-    old = account.snapshot_path(name)
-    if old.exists():
-        old.replace(account.snapshot_path(new_name))
+    rename_snapshot(name, new_name)
     _done(as_json, CardStore().get(new_name), f"Renamed card '{name}' to '{new_name}'.")
 
 

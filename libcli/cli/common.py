@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from libcli.cli import output
+from libcli.demo import command
 from libcli.errors import ExitCode, LibcliError, UsageError
 
 
@@ -31,7 +32,7 @@ def one_card(name: str | None):
     card = store.default()
     if card is None:
         raise UsageError("which card? add --card NAME",
-                         hint="or set one with: libcli card default NAME")
+                         hint=f"or set one with: {command('card default NAME')}")
     return card
 
 
@@ -50,7 +51,7 @@ def service(cards, **options):
     return AccountService(**options)
 
 
-def report(results, *, quiet_ok: bool = True) -> list[dict[str, Any]]:
+def report(results) -> list[dict[str, Any]]:
     """Print each failed card on stderr; return the failures for JSON output."""
     errors = []
     for r in results:

@@ -66,13 +66,14 @@ def _set_up(*, reset: bool, all_: bool):
     from libcli import account
     from libcli.cards import CardStore
     from libcli.demo import demo_cards, state_file
+    from libcli.snapshot import forget_snapshot
 
     store = CardStore()
     if reset:
         state_file().unlink(missing_ok=True)
         for card in store.cards():
             account.forget_session(card)
-            account.snapshot_path(card.name).unlink(missing_ok=True)
+            forget_snapshot(card.name)
     cards = store.cards()
     existing = {c.name for c in cards} | {c.key for c in cards}  # a renamed demo card stays
     added = []

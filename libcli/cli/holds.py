@@ -9,6 +9,7 @@ import click
 from libcli.cli import SuggestingGroup, common, output
 from libcli.cli.options import (card_option, complete_ids, json_option, library_option,
                                 single_card_option, yes_option)
+from libcli.demo import command
 from libcli.errors import UsageError
 from libcli.model import Hold, HoldStatus
 
@@ -253,7 +254,7 @@ def _catalogue_card(card: str | None, library: str | None):
     if library is None:
         default = store.default()
         if default is None:
-            raise UsageError("which library? add --library ID (see `libcli libraries`)")
+            raise UsageError(f"which library? add --library ID (see `{command('libraries')}`)")
         library = default.library
     get_consortium(library)
     return next((c for c in store.cards() if c.library == library), None) \

@@ -6,6 +6,7 @@ import click
 
 from libcli.cli import output
 from libcli.cli.options import json_option
+from libcli.demo import command
 
 
 @click.group()
@@ -63,7 +64,7 @@ def library_add(library_id, backend, url, name, login_target, date_order, langua
         return
     checked = "" if no_check else " (the site answered as a " + _system(backend) + " site)"
     click.echo(f"Added library {library_id}{checked}. "
-               f"Add a card with: libcli card add NAME --library {library_id} --number CARD")
+               f"Add a card with: {command(f'card add NAME --library {library_id} --number CARD')}")
 
 
 @library.command("list")
@@ -83,7 +84,7 @@ def library_list(as_json):
         output.emit_json({"libraries": [c.to_dict() for c in mine]})
         return
     if not mine:
-        click.echo("You have added no libraries (libcli library add --help).")
+        click.echo(f"You have added no libraries ({command('library add --help')}).")
         return
     output.table(["ID", "Name", "System", "Address"],
                  [[c.id, c.name, _system(c.backend), c.url] for c in mine],
@@ -106,7 +107,7 @@ def library_remove(library_id):
     users = [c.name for c in CardStore().cards() if c.library == library_id]
     if users:
         raise UsageError(f"cards use the library {library_id}: {', '.join(users)}",
-                         hint="remove them first: libcli card remove NAME")
+                         hint=f"remove them first: {command('card remove NAME')}")
     libraries.remove(library_id)
     click.echo(f"Removed library {library_id}.")
 

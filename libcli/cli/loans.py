@@ -9,6 +9,7 @@ import click
 
 from libcli.cli import common, output
 from libcli.cli.options import card_option, complete_ids, json_option
+from libcli.demo import command
 
 if TYPE_CHECKING:  # libcli.model is imported where used: completion loads this module
     from libcli.model import Loan
@@ -22,8 +23,10 @@ def loan_rows(loans: list[Loan], today: date) -> list[list]:
         colour = output.STATUS_COLOURS.get(loan.status)
         limit = "?" if loan.renewals_limit is None else str(loan.renewals_limit)
         note = "" if loan.renewable else (loan.not_renewable_reason or "cannot be renewed")
-        if loan.status is DueStatus.OVERDUE and loan.estimated_fee is not None:
-            fee = f"est. fee {loan.estimated_fee}" if loan.estimated_fee.cents else "no late fee"
+        if loan.status is DueStatus.OVERDUE:
+            # None: the library's rules (the seeds) state no daily rate (Helmet, TUNI).
+            fee = ("fee unknown" if loan.estimated_fee is None else "no late fee"
+                   if not loan.estimated_fee.cents else f"est. fee {loan.estimated_fee}")
             note = f"{fee}; {note}" if note else fee
         rows.append([
             loan.id, output.clean(loan.card), output.clean(loan.title), output.clean(loan.author),
@@ -109,7 +112,7 @@ def _say_saved(saved, today: date) -> None:
     for message in saved.warnings:
         output.warn(message)
     for name in saved.missing:
-        output.warn(f"card '{name}' has no saved loans yet; run `libcli loans` once online")
+        output.warn(f"card '{name}' has no saved loans yet; run `{command('loans')}` once online")
     for name, day in saved.fetched.items():
         days = (today - day).days
         age = "today" if days == 0 else "1 day ago" if days == 1 else f"{days} days ago"

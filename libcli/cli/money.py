@@ -8,6 +8,7 @@ import click
 
 from libcli.cli import common, output
 from libcli.cli.options import card_option, json_option, single_card_option
+from libcli.demo import command
 from libcli.errors import LibcliError, Refused
 
 SPINNER = "|/-\\"
@@ -54,11 +55,11 @@ def _render_fees(rep) -> None:
     if not balance.total.cents:
         click.echo("  Nothing to pay.")
     elif rep.payable_online:
-        click.echo(output.paint(f"  Can be paid online now{minimum}: libcli pay --card {card.name}", "green"))
+        click.echo(output.paint(f"  Can be paid online now{minimum}: {command('pay --card ' + card.name)}", "green"))
     else:
         click.echo(f"  Cannot be paid online: {output.clean(rep.reason_text)}{minimum}")
         if rep.bank_transfer:
-            click.echo(f"  Bank-transfer details: libcli pay --card {card.name}")
+            click.echo(f"  Bank-transfer details: {command('pay --card ' + card.name)}")
     for w in rep.warnings:
         click.echo(output.paint(f"  Warning: {w}", "red"))
     click.echo()
@@ -119,10 +120,11 @@ def pay(card, yes, no_browser, no_wait, timeout, amount, resume, as_json):
     elif done.registered:
         output.info("Payment registered.", "green")
     elif done.registered is None:
-        output.info(f"When you have paid, check with: libcli fees --card {chosen.name}")
+        output.info(f"When you have paid, check with: {command('fees --card ' + chosen.name)}")
     else:
-        output.info(f"The payment is not registered yet. Check later with: libcli fees --card "
-                    f"{chosen.name} (or finish it with: libcli pay --card {chosen.name} --resume)")
+        output.info(f"The payment is not registered yet. Check later with: "
+                    f"{command('fees --card ' + chosen.name)} (or finish it with: "
+                    f"{command('pay --resume --card ' + chosen.name)})")
         click.get_current_context().exit(3)
 
 

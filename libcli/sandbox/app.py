@@ -28,10 +28,10 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 
-from libcli.policy import Consortium, consortia
 
 from .circulation import Clock, Library
 from .misbehave import Misbehave
+from .rules import Site, sites
 from .seed import build_library
 from .store import Store
 
@@ -169,7 +169,7 @@ class Sessions:
 class FaceContext:
     library: Library
     view: str
-    consortium: Consortium
+    consortium: Site  # the view's registry entry (rules.Site)
     options: Options
     templates: jinja2.Environment
     secret: bytes = field(default_factory=lambda: secrets.token_bytes(16))
@@ -252,7 +252,7 @@ def create_app(
     store: Store | None = None,
 ) -> Starlette:
     """The demo library for one view, with the face its consortium's system speaks."""
-    consortium = consortia()[view]
+    consortium = sites()[view]
     options = options or Options()
     store = store or Store(state_file)
     if library is None:

@@ -1,18 +1,20 @@
 """The demo library's circulation model: patrons, titles, items, loans, holds,
 fees and payments, with the consortium's rules applied. No web code.
 
-Every rule reads the view's policy from ``libcli.policy.consortia()[view]``
-(the single source of truth); nothing here repeats a number from the seeds.
-Where the policy is silent the sandbox makes a documented assumption:
+Every rule reads the view's numbers from the registry as data
+(``rules.sites()[view].rules``, the demo's own reading of consortia.toml);
+nothing here repeats a number from the seeds, and nothing calls the client's
+policy code (libcli.policy): the demo library decides as a library would.
+Where the rules are silent the sandbox makes a documented assumption:
 
-* ``DEFAULT_PICKUP_DAYS`` (7): how long a ready hold waits when the policy
-  states no holding time (only Tallinn states one, 2 days).
+* ``DEFAULT_PICKUP_DAYS`` (7): how long a ready hold waits when the rules
+  state no holding time (only Tallinn states one, 2 days).
 * ``PAYMENT_MAX_MINUTES`` (15): an open online payment counts as "in
   progress" this long (Finna's sample ``transactionMaxDuration``).
 * Late fees are *charged* (become a fee row) when an overdue loan is renewed
   or returned, which is what TUNI states and what Sierra/Koha do; until then
-  ``accrued_fee(loan)`` gives the running amount from
-  ``policy.estimated_late_fee``.
+  ``accrued_fee(loan)`` gives the running amount
+  (``Rules.late_fee_cents``; nothing where the rules state no rate).
 * A hold expires one year after it was placed.
 
 Each refusal is a machine-readable reason code (the Finna/VuFind translation
@@ -28,7 +30,8 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, Iterable
 
 from libcli.model import DueStatus, FeeType, HoldStatus, Material
-from libcli.policy import Policy, consortia, due_status, estimated_late_fee
+
+from .rules import Rules, sites
 
 DEFAULT_PICKUP_DAYS = 7
 PAYMENT_MAX_MINUTES = 15
@@ -216,11 +219,11 @@ class Library:
         view: str,
         *,
         clock: Clock | None = None,
-        policy: Policy | None = None,
+        rules: Rules | None = None,
         pickup_locations: Iterable[PickupLocation] = (),
     ):
         self.view = view
-        self.policy = policy or consortia()[view].policy
+        self.rules = rules or sites()[view].rules
         self.clock = clock or Clock()
         self.pickup_locations: list[PickupLocation] = list(pickup_locations)
         self.patrons: dict[str, Patron] = {}
@@ -298,7 +301,7 @@ class Library:
         return next((p for p in self.pickup_locations if p.code == code), None)
 
     def pickup_days(self) -> int:
-        return self.policy.pickup_days or DEFAULT_PICKUP_DAYS
+        return self.rules.pickup_days or DEFAULT_PICKUP_DAYS
 
     def item_of(self, loan: Loan) -> Item:
         return self.items[loan.item_id]
@@ -325,22 +328,23 @@ class Library:
         return sum(f.amount_cents for f in self.fees_of(card))
 
     def due_status(self, loan: Loan) -> DueStatus:
-        return due_status(self.policy, loan.due_date, self.today())
+        days = (loan.due_date - self.today()).days
+        if days < 0:
+            return DueStatus.OVERDUE
+        return DueStatus.DUE_SOON if days <= self.rules.notice_days() else DueStatus.OK
 
     def accrued_fee(self, loan: Loan) -> int:
         """The late fee run up so far on a loan, in cents (0 when not late or exempt)."""
-        money = estimated_late_fee(self.policy, self.item_of(loan).material, loan.due_date,
-                                   self.today())
-        return money.cents if money else 0
+        return self.rules.late_fee_cents(self.item_of(loan).material, self.days_late(loan))
 
     def days_late(self, loan: Loan) -> int:
         return max(0, (self.today() - loan.due_date).days)
 
     def renewal_limit(self, loan: Loan) -> int | None:
-        return self.policy.renewal_limit_for(self.item_of(loan).material)
+        return self.rules.renewals_allowed(self.item_of(loan).material)
 
     def loan_period(self, material: Material) -> int:
-        days = self.policy.loan_days_for(material)
+        days = self.rules.loan_days(material)
         if days is None:
             raise ValueError(f"{self.view}: no loan period for {material}")
         return days
@@ -377,14 +381,14 @@ class Library:
 
     def borrowing_block(self, card: str) -> str | None:
         """Why the patron has lost the right to borrow and renew, or None."""
-        ban = self.policy.borrowing_ban
+        ban = self.rules.ban
         debt = self.balance_cents(card)
-        if ban.debt_over_cents is not None and debt > ban.debt_over_cents:
+        if ban.get("debt_over_cents") is not None and debt > ban["debt_over_cents"]:
             return RENEW_DEBT
-        if ban.debt_at_least_cents is not None and debt >= ban.debt_at_least_cents:
+        if ban.get("debt_at_least_cents") is not None and debt >= ban["debt_at_least_cents"]:
             return RENEW_DEBT
-        if ban.overdue_days is not None and any(
-            self.days_late(l) > ban.overdue_days for l in self.loans_of(card)
+        if ban.get("overdue_days") is not None and any(
+            self.days_late(l) > ban["overdue_days"] for l in self.loans_of(card)
         ):
             return RENEW_DENIED
         return None
@@ -455,12 +459,12 @@ class Library:
     # --- rules: holds ----------------------------------------------------
 
     def hold_check(self, card: str, record_id: str, pickup: str | None = None) -> str | None:
-        if not self.policy.holds_online:
+        if not self.rules.holds_online:
             return HOLD_NOT_ONLINE
         title = self.titles.get(record_id)
         if title is None or card not in self.patrons:
             return HOLD_NOT_FOUND
-        if not self.policy.material(title.material).reservable:
+        if not self.rules.of(title.material).reservable:
             return HOLD_NOT_RESERVABLE
         if self.borrowing_block(card):
             return HOLD_BLOCKED
@@ -469,7 +473,7 @@ class Library:
         if any(l.card == card and self.items[l.item_id].record_id == record_id
                for l in self.loans.values()):
             return HOLD_ON_LOAN
-        limit = self.policy.max_holds
+        limit = self.rules.max_holds
         if limit is not None and sum(1 for h in self.holds.values() if h.card == card) >= limit:
             return HOLD_LIMIT
         if pickup is not None and self.pickup_location(pickup) is None:
@@ -502,7 +506,7 @@ class Library:
     # --- rules: online payment -------------------------------------------
 
     def payment_minimum_cents(self) -> int | None:
-        pay = self.policy.online_payment
+        pay = self.rules.online_payment
         return pay.minimum_cents if pay else None
 
     def open_payment(self, card: str) -> Payment | None:
@@ -520,7 +524,7 @@ class Library:
         non-payable fees, the minimum (an empty balance also reports it), the
         e-mail address, then an open transaction.
         """
-        pay = self.policy.online_payment
+        pay = self.rules.online_payment
         if pay is None:
             return PAY_NOT_SUPPORTED
         fees = self.fees_of(card)

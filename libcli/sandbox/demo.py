@@ -84,19 +84,31 @@ def demo_transport(state_file: Path | None, options=None) -> httpx.AsyncBaseTran
     return httpx.ASGITransport(app=demo_app(state_file, options))
 
 
-async def pay_at_provider(client: httpx.AsyncClient, url: str) -> None:
-    """Press "Pay" on the simulated provider page (`url`, as the library's
-    payment redirect gave it), as the patron would in a browser: the
-    in-process demo has no browser to open."""
+async def pay_at_provider(client: httpx.AsyncClient, url: str, number: str | None = None,
+                          pin: str | None = None) -> None:
+    """Pay at the demo's payment pages from `url` (the address the library's
+    payment start gave), as the patron would in a browser: the in-process
+    demo has no browser to open. Where the payment service asks the patron
+    to log in first (form#payment-login: the Primo VE face's Pay Fine link,
+    opened without the patron's token) the card's `number` and `pin` are
+    typed in; then "Pay" is pressed at the provider (form#provider-form, on
+    every face)."""
     from selectolax.lexbor import LexborHTMLParser
 
     page = await client.get(url)
-    form = LexborHTMLParser(page.text).css_first("form#provider-form")
+    tree = LexborHTMLParser(page.text)
+    login = tree.css_first("form#payment-login")
+    if login is not None:
+        if number is None or pin is None:
+            raise RuntimeError("the demo payment service asks for the card and PIN")
+        page = await client.post(str(page.url.join(login.attributes.get("action") or "")),
+                                 data={"username": number, "password": pin})
+        tree = LexborHTMLParser(page.text)
+    form = tree.css_first("form#provider-form")
     if form is None:
-        raise RuntimeError("the demo payment provider page has no form#provider-form")
+        raise RuntimeError(f"the demo payment provider page has no form#provider-form "
+                           f"(HTTP {page.status_code})")
     data = {i.attributes.get("name"): i.attributes.get("value") or ""
             for i in form.css("input[type=hidden]")}
     data["action"] = "pay"
-    from urllib.parse import urljoin
-
-    await client.post(urljoin(str(page.url), form.attributes.get("action") or url), data=data)
+    await client.post(str(page.url.join(form.attributes.get("action") or "")), data=data)

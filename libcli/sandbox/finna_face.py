@@ -720,7 +720,7 @@ class FinnaFace:
     def fines_page(self, page: Page, patron: circ.Patron) -> Response:
         lib = self.lib
         fees = lib.fees_of(patron.card)
-        pay = lib.policy.online_payment
+        pay = lib.rules.online_payment
         blocking = pay.blocking_fee_types if pay else frozenset()
         reason = lib.payment_check(patron.card)
         started = lib.open_payment(patron.card)

@@ -38,8 +38,10 @@ does what is written here:
 * The pay-fine link (EXLPAY's Library Card Links ``online_payment_url``
   with "Use jwt Token") is in the configuration under
   ``mapping-tables["Library Card Links"]``: that key's name and layout are
-  invented; it points to ``/discovery/payfine`` here, a page that only
-  states the balance (Andor's real payment flow is unknown, §9).
+  invented; it points to ``/discovery/payfine`` here, an invented payment
+  service (Andor's real payment flow is unknown, §9): the patron logs in
+  with card number and PIN, pays the whole balance at a simulated provider,
+  and the library registers it (``PrimoFace.payfine``).
 * A placed hold shows in ``requests`` at once (the real one takes seconds).
 * ``delivery`` answers a top-level array of ``{"pnxId", "delivery"}``
   (EZL: an array of entries with ``delivery``; the id's key is invented).
@@ -327,7 +329,7 @@ class PrimoFace:
         tables: dict[str, Any] = {
             "Bulk Definition": [{"source1": "OvP - Loans Paging", "target": "100"}],  # CFG
         }
-        if self.lib.policy.online_payment is not None:
+        if self.lib.rules.online_payment is not None:
             # [INF] EXLPAY names the setting, not its place in this JSON.
             tables["Library Card Links"] = [{
                 "source1": "online_payment_url", "target": f"{base}/discovery/payfine",
@@ -769,7 +771,7 @@ class PrimoFace:
         session.data.setdefault("item_services", {})[svc] = [ti.record_id, item.item_id]
         link = (f"{PRIV}/ILSServices/itemServices/{ti.record_id}/item/{item.item_id}/{svc}"
                 f"/AlmaItemRequest?institution={self.inst}&hasHold=true&hasBooking=false")
-        reservable = self.lib.policy.material(ti.material).reservable
+        reservable = self.lib.rules.of(ti.material).reservable
         return {
             "itemid": item.item_id, "mmsid": ti.record_id, "itembarcode": item.barcode,
             "itemstatusname": status, "itemcategoryname": t("book", lang),
@@ -837,12 +839,68 @@ class PrimoFace:
         response.set_cookie("JSESSIONID", secrets.token_hex(16).upper(), httponly=True)
         return response
 
+    # --- the Pay Fine link's payment service (§9) -------------------------
+    #
+    # Andor's real flow is unknown (§9), so the demo's is invented, kept to
+    # what §9 does say: the link is opened without the patron's token (the
+    # parameter Primo would append it under is not known), so the service
+    # asks the patron to log in (form#payment-login: card number and PIN),
+    # shows the whole balance at a simulated provider (form#provider-form,
+    # as the Finna face's, with Pay and Cancel) and registers the payment in
+    # the library (the fines then read empty).
+
+    def page(self, title: str, body: str, status: int = 200) -> Response:
+        name = html.escape(self.ctx.consortium.name)
+        return Response(f"<!doctype html><html><head><meta charset=\"utf-8\"><title>{title}"
+                        f" - {name}</title></head><body><h1>{title}</h1>"
+                        f"<p class=\"demo-notice\">Demo payment service of {name}: no money "
+                        f"moves.</p>{body}</body></html>",
+                        status_code=status, media_type="text/html;charset=UTF-8")
+
     async def payfine(self, request: Request, lang: str) -> Response:
-        """Where the pay-fine link leads ([INF]): Andor's real flow is unknown (§9)."""
-        page = ("<!doctype html><html><head><meta charset=\"utf-8\"><title>Pay fines</title>"
-                "</head><body><h1>Pay fines</h1><p>The demo library takes no payments at "
-                f"{html.escape(self.ctx.consortium.name)}.</p></body></html>")
-        return Response(page, media_type="text/html;charset=UTF-8")
+        login = ('<form method="post" action="/discovery/payfine" id="payment-login">'
+                 '<label>Library card number <input name="username"></label>'
+                 '<label>Password <input name="password" type="password"></label>'
+                 '<button type="submit">Log in</button></form>')
+        if request.method != "POST":
+            return self.page("Pay fines", login)
+        form = await request.form()
+        patron = self.lib.authenticate(str(form.get("username") or "").strip(),
+                                       str(form.get("password") or ""))
+        if patron is None:
+            return self.page("Pay fines", '<p class="error">Wrong card number or password.</p>'
+                             + login, 401)
+        reason = self.lib.payment_check(patron.card)
+        if reason == circ.PAY_IN_PROGRESS:  # started anew: the earlier one is abandoned
+            self.lib.finish_payment(self.lib.open_payment(patron.card).payment_id, paid=False)
+        outcome = self.lib.start_payment(patron.card)
+        if not outcome.ok:
+            return self.page("Pay fines", f'<p class="error" data-reason="{outcome.reason}">'
+                             "The fines cannot be paid online.</p>", 409)
+        payment = outcome.payment
+        signature = self.ctx.sign("primo-pay", payment.payment_id, str(payment.amount_cents))
+        return self.page("Demo payment provider", (
+            f'<p>Amount: <strong class="amount" data-raw="{payment.amount_cents}">'
+            f"{plain_amount(payment.amount_cents)} €</strong></p>"
+            '<form method="post" action="/discovery/payfine/provider" id="provider-form">'
+            f'<input type="hidden" name="payment" value="{payment.payment_id}">'
+            f'<input type="hidden" name="signature" value="{signature}">'
+            '<button type="submit" name="action" value="pay" id="provider-pay">Pay</button>'
+            '<button type="submit" name="action" value="cancel" id="provider-cancel">Cancel'
+            "</button></form>"))
+
+    async def payfine_provider(self, request: Request, lang: str) -> Response:
+        form = await request.form()
+        payment = self.lib.payments.get(str(form.get("payment") or ""))
+        expected = self.ctx.sign("primo-pay", payment.payment_id,
+                                 str(payment.amount_cents)) if payment else ""
+        if payment is None or not hmac.compare_digest(str(form.get("signature") or ""),
+                                                      expected):
+            return Response("Unknown or tampered transaction", status_code=400,
+                            media_type="text/plain")
+        outcome = self.lib.finish_payment(payment.payment_id, paid=form.get("action") == "pay")
+        done = "Payment registered." if outcome.ok else "Payment cancelled."
+        return self.page("Pay fines", f'<p class="result">{done}</p>')
 
     async def home(self, request: Request) -> Response:
         return RedirectResponse(f"/discovery/search?vid={self.vid}", status_code=302)
@@ -857,7 +915,8 @@ def routes(ctx: FaceContext) -> list[Route]:
     return [
         Route("/", face.home),
         Route("/discovery/search", pub(face.search_page)),
-        Route("/discovery/payfine", pub(face.payfine)),
+        Route("/discovery/payfine", pub(face.payfine), methods=["GET", "POST"]),
+        Route("/discovery/payfine/provider", pub(face.payfine_provider), methods=["POST"]),
         Route(f"{PUB}/configuration/vid/{{vid}}", pub(face.configuration)),
         Route("/primaws/suprimaLogin", pub(face.login), methods=["POST"]),
         Route(f"{PUB}/institution/{{inst}}/guestJwt", pub(face.guest_jwt)),

@@ -143,16 +143,11 @@ def item_id(view: str, n: int) -> str:
 
 def _material_for(view: str, material: Material) -> Material:
     """Fold materials a view's rules do not tell apart into a plain book."""
-    policy_materials = _policy(view).materials
-    if material in policy_materials:
+    from .rules import sites
+
+    if material in sites()[view].rules.materials:
         return material
     return Material.BOOK
-
-
-def _policy(view: str):
-    from libcli.policy import consortia
-
-    return consortia()[view].policy
 
 
 class _Builder:
@@ -249,8 +244,8 @@ def _accounts(view: str, lib: Library, b: _Builder, records: list[str], rng: ran
     first = [p for p in DEMO_PATRONS if p.view == view]
     main = first[0].card
     r = {spec[0]: records[i] for i, spec in enumerate(CATALOGUE)}
-    policy = lib.policy
-    limit = policy.renewal_limit or 0
+    rules = lib.rules
+    limit = rules.renewal_limit or 0
 
     # Loans of the main patron: every state at once.
     b.lend(main, r["Tuntematon sotilas"], due_in=20)                         # ok
@@ -289,7 +284,7 @@ def _accounts(view: str, lib: Library, b: _Builder, records: list[str], rng: ran
     if view == "heili":
         lib.add_fee(main, FeeType.OVERDUE, 240, created=old, record_id=r["Kätilö"],
                     description="Myöhästymismaksu")
-        lib.add_fee(main, FeeType.UNCOLLECTED_HOLD, policy.uncollected_hold_fee_cents or 0,
+        lib.add_fee(main, FeeType.UNCOLLECTED_HOLD, rules.uncollected_hold_fee_cents or 0,
                     created=old, record_id=r["Oneiron"], description="Noutamaton varaus")
         c2, c3 = first[1].card, first[2].card
         b.lend(c2, r["Seitsemän veljestä"], due_in=10)
@@ -308,7 +303,7 @@ def _accounts(view: str, lib: Library, b: _Builder, records: list[str], rng: ran
         b.lend(c2, r["Python Crash Course"], due_in=14)
         lib.add_fee(c2, FeeType.OVERDUE, 450, created=old, record_id=r["Data Science from Scratch"],
                     description="Overdue fine")
-        lib.add_fee(c3, FeeType.UNCOLLECTED_HOLD, policy.uncollected_hold_fee_cents or 0,
+        lib.add_fee(c3, FeeType.UNCOLLECTED_HOLD, rules.uncollected_hold_fee_cents or 0,
                     created=old, record_id=r["Kalevala"], description="Uncollected hold")
     elif view == "helmet":
         lib.add_fee(main, FeeType.OVERDUE, 360, created=old, record_id=r["Kätilö"],
