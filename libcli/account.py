@@ -19,13 +19,12 @@ from libcli import storage
 from libcli.errors import ExitCode, LibcliError, LoginRefused
 from libcli.snapshot import save_snapshot, load_snapshot, snapshot_loans, snapshot_path  # noqa
 
-if TYPE_CHECKING:  # imported where used: completion reads snapshots without them
+if TYPE_CHECKING:  # imported where used
     from libcli.model import Card, Hold, Loan
     from libcli.policy import Consortium
 
 class _Log:
-    """logging.getLogger("libcli.account"), imported on first use: shell
-    completion reads snapshots through this module and logs nothing."""
+    """logging.getLogger("libcli.account"), imported on first use."""
 
     def __getattr__(self, name: str):
         import logging
