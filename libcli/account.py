@@ -414,10 +414,8 @@ def with_status(loans: list[Loan], consortium: Consortium, today: date,
     for loan in loans:
         status = due_status(consortium.policy, loan.due_date, today)
         fee = loan.estimated_fee
-        if status.value == "overdue":
-            # The rules' estimate as of today: a loan read back from a snapshot
-            # carries the estimate of the day it was saved.
-            fee = estimated_late_fee(consortium.policy, loan.material, loan.due_date, today) or fee
+        if fee is None and status.value == "overdue":
+            fee = estimated_late_fee(consortium.policy, loan.material, loan.due_date, today)
         changes: dict[str, Any] = {"status": status, "estimated_fee": fee}
         if blocked and loan.renewable:
             changes |= {"renewable": False, "not_renewable_reason": blocked}

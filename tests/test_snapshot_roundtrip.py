@@ -7,7 +7,6 @@ ignored, never half read."""
 from __future__ import annotations
 
 import enum
-import json
 import types
 import typing
 from datetime import date, time
@@ -115,27 +114,17 @@ def test_damaged_loans_are_the_cards_error_and_leave_the_holds_readable():
     assert saved_items(CARD.name, "holds") == [HOLD]
 
 
-def test_offline_loans_estimate_the_late_fee_of_today_not_of_the_day_they_were_saved(
-        monkeypatch, memory_keyring):
-    from click.testing import CliRunner
-
+def test_offline_loans_estimate_the_late_fee_of_today_not_of_the_day_they_were_saved():
     from libcli.account import with_status
-    from libcli.cards import CardStore
-    from libcli.cli import cli, common
+    from libcli.cli.loans import loans_from_snapshot
     from libcli.policy import estimated_late_fee, get_consortium
 
-    r = CliRunner().invoke(cli, ["card", "add", "--no-check", "kid", "--library", "heili",
-                                 "--number", "5", "--pin-stdin"], input="1234\n")
-    assert r.exit_code == 0, r.output
-    [card] = CardStore().cards()
     heili = get_consortium("heili")
-    late = Loan(card=card.name, account=card.key, key="r3|i3", title="Sinuhe",
+    late = Loan(card=CARD.name, account=CARD.key, key="r3|i3", title="Sinuhe",
                 due_date=date(2026, 2, 20))
     saved = with_status([late], heili, TODAY)  # as `libcli loans` saves it
-    save_snapshot(card, loans=saved, today=TODAY)
+    save_snapshot(CARD, loans=saved, today=TODAY)
     week_later = date(2026, 3, 8)
-    monkeypatch.setattr(common, "today", lambda: week_later)
-    r = CliRunner().invoke(cli, ["loans", "--offline", "--json"])
-    [offline] = json.loads(r.stdout)["loans"]
+    [offline], missing = loans_from_snapshot([CARD], week_later)
     expected = estimated_late_fee(heili.policy, late.material, late.due_date, week_later)
-    assert offline["estimated_fee"]["cents"] == expected.cents != saved[0].estimated_fee.cents
+    assert missing == [] and offline.estimated_fee == expected != saved[0].estimated_fee

@@ -89,6 +89,8 @@ async def fetch_loans(run, today: date, *, with_debt: bool = False):
 
 
 def loans_from_snapshot(cards, today: date) -> tuple[list[Loan], list[str]]:
+    from msgspec import structs
+
     from libcli.account import snapshot_loans, with_status
     from libcli.errors import ConfigError
     from libcli.policy import get_consortium
@@ -103,6 +105,8 @@ def loans_from_snapshot(cards, today: date) -> tuple[list[Loan], list[str]]:
         if items is None:
             missing.append(card.name)
             continue
+        # A saved fee estimate is of the day it was read; the rules give today's.
+        items = [structs.replace(l, estimated_fee=None) for l in items]
         loans += with_status(items, get_consortium(card.library), today)
     return loans, missing
 
