@@ -19,14 +19,13 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Generic, TypeVar
 from libcli import storage
 from libcli.errors import ExitCode, LibcliError, LoginRefused
 
-if TYPE_CHECKING:  # imported where used: completion reads snapshots without them
+if TYPE_CHECKING:  # imported where used
     from libcli.model import Card, Hold, Loan
     from libcli.policy import Consortium
 
 
 class _Log:
-    """logging.getLogger("libcli.account"), imported on first use: shell
-    completion reads snapshots through this module and logs nothing."""
+    """logging.getLogger("libcli.account"), imported on first use."""
 
     def __getattr__(self, name: str):
         import logging

@@ -70,7 +70,7 @@ def test_loans_match_the_library(view, lang, variant):
     overdue = [l for l in loans if l.status is DueStatus.OVERDUE]
     assert overdue and all(l.estimated_fee is not None or view != "heili" for l in overdue)
     if driver_of(view, variant) == "sierra":  # SierraRest: every loan has a checkbox
-        assert all(raw.renew_token for raw in b._loans_read[1])
+        assert all(raw.renew_token for raw in b._loans_read[2])
     else:
         assert any(not l.renewable and l.not_renewable_reason for l in loans)
 
@@ -216,6 +216,16 @@ def test_a_renewal_asked_before_any_read_reads_the_page_once_and_a_second_reads_
     assert run(b2.renew([second]))[0].renewed and b2.requests == 2  # the forms were spent
 
 
+def test_a_login_since_the_runs_read_makes_the_renewal_read_the_pages_again():
+    d = demo("heili")
+    b = d.backend()
+    ok = next(l for l in run(b.loans()) if l.title == "Tuntematon sotilas")
+    run(b.relogin(None))  # a new session: the read's CSRF token may be gone with the old one
+    sent = recorded(b)
+    assert run(b.renew([ok]))[0].renewed
+    assert [m for m, _ in sent] == ["GET", "POST"]
+
+
 @pytest.mark.parametrize("view", VIEWS)
 def test_a_loan_on_the_second_page_is_renewed_by_that_pages_form(view):
     d = demo(view, big_loans=120)
@@ -227,7 +237,7 @@ def test_a_loan_on_the_second_page_is_renewed_by_that_pages_form(view):
     b.requests = 0
     sent = recorded(b)
     loans = run(b.loans())
-    page_list, _ = b._loans_read
+    _, page_list, _ = b._loans_read
     on_second = next(r.key for r in page_list[1][1].loans if r.renew_token)
     reads = b.requests
     [result] = run(b.renew([next(l for l in loans if l.key == on_second)]))

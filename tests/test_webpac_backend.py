@@ -228,6 +228,19 @@ def test_renew_selected(demo):
     assert renewed.due_date == date(2026, 12, 14) and renewed.renewals == 1
 
 
+def test_renewing_loans_this_run_did_not_read_reads_the_loans_page_once(demo):
+    async def go():
+        loans = {l.title: l for l in await demo.backend().loans()}  # an earlier run's read
+        b = demo.backend()
+        results = await b.renew([loans["Tuntematon sotilas"]])
+        return results, b.requests
+
+    [result], requests = run(go())
+    posts = 1 if demo.variant["flow"] == "one-step" else 2
+    assert result.renewed
+    assert requests == LOGIN_REQUESTS[demo.variant["login"]] + 1 + posts  # login, the list, posts
+
+
 def test_renew_every_loan(demo):
     b = demo.backend()
     results = run(b.renew(run(b.loans())))

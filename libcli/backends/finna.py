@@ -121,12 +121,14 @@ class FinnaBackend(Backend):
         # checkedout.phtml (l. 60-62, 155) has one form per page, without an
         # action (it posts to the page it is on), a csrf hidden field and a
         # renewSelectedIDS[] checkbox per renewable row: the page's URL, its
-        # CSRF token and each row's value are all a post needs.
-        self._loans_read: tuple[list[tuple[str, pages.LoansPage]],
+        # CSRF token and each row's value are all a post needs. Kept with the
+        # login generation they were read under: a login since then is a new
+        # session, whose token and whitelist that read never saw.
+        self._loans_read: tuple[int, list[tuple[str, pages.LoansPage]],
                                 list[pages.RawLoan]] | None = None
         # Likewise the holds list this run read: its rows' selectedIDS[] values
         # (holds/list.phtml l. 116), which reading it put in the session's whitelist.
-        self._holds_read: list[pages.RawHold] | None = None
+        self._holds_read: tuple[int, list[pages.RawHold]] | None = None
 
     # -- HTTP ----------------------------------------------------------------
 
@@ -414,9 +416,16 @@ class FinnaBackend(Backend):
             due_time=raw.due_time,
         )
 
+    def _serves(self, generation: int, rows: list, asked: list) -> bool:
+        """This run's read serves a post: read under the current login, and
+        listing every loan or hold asked for."""
+        return (generation == self.site.generation
+                and {a.key for a in asked} <= {r.key for r in rows})
+
     async def loans(self) -> list[Loan]:
-        self._loans_read = await self._loan_pages()
-        return [self._to_loan(r) for r in self._loans_read[1]]
+        page_list, raws = await self._loan_pages()
+        self._loans_read = (self.site.generation, page_list, raws)
+        return [self._to_loan(r) for r in raws]
 
     # -- renewing -----------------------------------------------------------------
 
@@ -467,10 +476,11 @@ class FinnaBackend(Backend):
         # The renew forms this run read, when they list every loan asked for
         # (the service reads before it writes); else the pages, once. Either
         # way they are spent by the posts: a second renewal reads again.
-        read, self._loans_read = self._loans_read, None
-        if read is None or not {l.key for l in loans} <= {r.key for r in read[1]}:
-            read = await self._loan_pages()
-        page_list, raws = read
+        kept, self._loans_read = self._loans_read, None
+        if kept is not None and self._serves(kept[0], kept[2], loans):
+            _, page_list, raws = kept
+        else:
+            page_list, raws = await self._loan_pages()
         current = {r.key: r for r in raws}
         page_of = {r.key: url for url, lp in page_list for r in lp.loans}
         csrf_of = {url: lp.csrf for url, lp in page_list}
@@ -595,8 +605,9 @@ class FinnaBackend(Backend):
 
     async def holds(self) -> list[Hold]:
         _, tree = await self._account(HOLDS_URL, pages.HOLDS_PAGE, pages.is_holds_page)
-        self._holds_read = pages.parse_holds(tree).holds
-        return [self._to_hold(r) for r in self._holds_read]
+        raws = pages.parse_holds(tree).holds
+        self._holds_read = (self.site.generation, raws)
+        return [self._to_hold(r) for r in raws]
 
     def _cancel_result(self, hold, cancelled: bool, message: str | None = None) -> CancelResult:
         hid = hold.id if isinstance(hold, Hold) else self._to_hold(hold).id
@@ -606,8 +617,10 @@ class FinnaBackend(Backend):
     async def cancel_holds(self, holds: list[Hold]) -> list[CancelResult]:
         # The IDs must have been shown in this session: the list this run read,
         # else the list first. A post spends it (a second cancel reads again).
-        read, self._holds_read = self._holds_read, None
-        if read is None or not {h.key for h in holds} <= {r.key for r in read}:
+        kept, self._holds_read = self._holds_read, None
+        if kept is not None and self._serves(kept[0], kept[1], holds):
+            read = kept[1]
+        else:
             _, tree = await self._account(HOLDS_URL, pages.HOLDS_PAGE, pages.is_holds_page)
             read = pages.parse_holds(tree).holds
         current = {r.key: r for r in read}
