@@ -15,15 +15,13 @@ import contextlib
 import json
 import os
 import sys
-from datetime import date
 from typing import Any, Iterable
 
 import click
 
 from libcli.errors import LibcliError
+from libcli.i18n import _, day, relative  # noqa: F401  (commands use output.day, output.relative)
 from libcli.text import clean, clean_multiline  # noqa: F401  (the one cleaner; commands use output.clean)
-
-WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 # Keyed by the statuses' values (DueStatus and HoldStatus are StrEnums, so
 # their members find these keys); libcli.model is not needed to load this.
@@ -59,23 +57,6 @@ def paint(text: str, colour: str | None, *, bold: bool = False, err: bool = Fals
 
 def short(text: str | None, width: int = 42) -> str:
     return shorten(clean(text), width)
-
-
-def day(d: date | None) -> str:
-    return f"{WEEKDAYS[d.weekday()]} {d.isoformat()}" if d else ""
-
-
-def relative(d: date, today: date) -> str:
-    days = (d - today).days
-    if days == 0:
-        return "today"
-    if days == 1:
-        return "tomorrow"
-    if days > 1:
-        return f"in {days} days"
-    if days == -1:
-        return "1 day late"
-    return f"{-days} days late"
 
 
 class Styled:
@@ -354,12 +335,13 @@ def info(message: str, colour: str | None = None) -> None:
 
 
 def warn(message: str) -> None:
-    click.echo(paint(f"libcli: warning: {clean(message)}", "yellow", err=True), err=True)
+    click.echo(paint(_("libcli: warning: {message}").format(message=clean(message)), "yellow",
+                     err=True), err=True)
 
 
 def card_error(card_name: str, library: str, exc: LibcliError) -> None:
-    click.echo(paint(f"libcli: card '{card_name}' ({library}): {clean(exc.message)}", "red",
-                     err=True), err=True)
+    click.echo(paint(_("libcli: card '{card}' ({library}): {message}").format(
+        card=card_name, library=library, message=clean(exc.message)), "red", err=True), err=True)
     if exc.hint:
         click.echo(clean_multiline(exc.hint), err=True)
 
