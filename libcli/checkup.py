@@ -15,6 +15,7 @@ import re
 from typing import Any
 
 from libcli.errors import ExitCode, LibcliError, PageNotUnderstood, Refused
+from libcli.i18n import _, ngettext
 
 # Quoted text (a title, a name) and long digit runs (card numbers) are
 # taken out of error messages before they reach the report.
@@ -35,7 +36,8 @@ def _failed(function: str, exc: LibcliError, *secrets: str) -> dict[str, Any]:
     if isinstance(exc, PageNotUnderstood):
         step["page"] = exc.page
         step["missing"] = scrub(exc.missing, *secrets)
-        step["detail"] = f"not understood: the {exc.page} page lacks {step['missing']}"
+        step["detail"] = _("not understood: the {page} page lacks {missing}").format(
+            page=exc.page, missing=step["missing"])
     else:
         step["detail"] = scrub(exc.message, *secrets)
     return step
@@ -60,34 +62,41 @@ async def check(backend) -> dict[str, Any]:
     await attempt("login", backend.relogin(None))
     if steps:  # the login failed: nothing else can be tried
         return _report(backend, steps)
-    steps.append({"function": "login", "ok": True, "detail": "logged in"})
+    steps.append({"function": "login", "ok": True, "detail": _("logged in")})
 
     loans = await attempt("loans", backend.loans())
     if loans is not None:
         renewable = sum(1 for loan in loans if loan.renewable)
         steps.append({"function": "loans", "ok": True, "count": len(loans),
-                      "detail": f"{len(loans)} loans read"})
+                      "detail": ngettext("{n} loan read", "{n} loans read", len(loans)).format(
+                          n=len(loans))})
         steps.append({"function": "renew form", "ok": True if renewable or not loans else None,
                       "count": renewable,
-                      "detail": f"{renewable} of {len(loans)} loans offer renewal"})
+                      "detail": ngettext("{n} of {total} loan offers renewal",
+                                         "{n} of {total} loans offer renewal", len(loans)).format(
+                          n=renewable, total=len(loans))})
     holds = await attempt("holds", backend.holds())
     if holds is not None:
         cancellable = sum(1 for hold in holds if hold.cancellable)
         steps.append({"function": "holds", "ok": True, "count": len(holds),
-                      "detail": f"{len(holds)} holds read"})
+                      "detail": ngettext("{n} hold read", "{n} holds read", len(holds)).format(
+                          n=len(holds))})
         steps.append({"function": "cancel form", "ok": True if cancellable or not holds else None,
                       "count": cancellable,
-                      "detail": f"{cancellable} of {len(holds)} holds can be cancelled"})
+                      "detail": ngettext("{n} of {total} hold can be cancelled",
+                                         "{n} of {total} holds can be cancelled", len(holds)).format(
+                          n=cancellable, total=len(holds))})
     balance = await attempt("fines", backend.fees())
     if balance is not None:
-        block = "payable online" if balance.online_payment_offered else (
-            balance.site_reason or "not payable online")
+        block = _("payable online") if balance.online_payment_offered else (
+            balance.site_reason or _("not payable online"))
         steps.append({"function": "fines", "ok": True, "count": len(balance.items),
                       "total_cents": balance.total.cents,
                       "online_payment_offered": balance.online_payment_offered,
                       "payment_in_progress": balance.payment_in_progress,
-                      "detail": f"{len(balance.items)} fees read; "
-                                f"{scrub(block, *secrets)}"})
+                      "detail": ngettext("{n} fee read; {payable}", "{n} fees read; {payable}",
+                                         len(balance.items)).format(
+                          n=len(balance.items), payable=scrub(block, *secrets))})
     # The hold form of a record the account shows: the library may decline
     # one it already lends or holds for the patron, so up to three are tried.
     records = list(dict.fromkeys(x.record_id for x in [*(loans or []), *(holds or [])]
@@ -103,12 +112,14 @@ async def check(backend) -> dict[str, Any]:
             steps.append(_failed("hold form", exc, *secrets))
             break
         steps.append({"function": "hold form", "ok": True, "count": len(places),
-                      "detail": f"{len(places)} pickup locations offered"})
+                      "detail": ngettext("{n} pickup location offered",
+                                         "{n} pickup locations offered", len(places)).format(
+                          n=len(places))})
         break
     else:
-        detail = ("not tried: the account shows no record to try it on" if not records else
-                  "read, but the library declined every record tried: "
-                  + scrub(declined.message, *secrets))
+        detail = (_("not tried: the account shows no record to try it on") if not records else
+                  _("read, but the library declined every record tried: {reason}").format(
+                      reason=scrub(declined.message, *secrets)))
         steps.append({"function": "hold form", "ok": None, "detail": detail})
     return _report(backend, steps)
 

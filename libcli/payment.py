@@ -11,6 +11,7 @@ from __future__ import annotations
 from msgspec import Struct
 
 from libcli.errors import Refused, UnsafeAddress
+from libcli.i18n import _
 from libcli.model import Balance, Money
 from libcli.policy import BankTransfer, Consortium, Payability, payability
 
@@ -34,11 +35,11 @@ def verdict(consortium: Consortium, balance: Balance) -> Verdict:
         if policy.online_payment and policy.online_payment.minimum_cents is not None else None)
     if check.payable and balance.payment_in_progress:
         check = Payability(False, "payment_in_progress",
-                           "a payment is already in progress; finish it or wait until it expires")
+                           _("a payment is already in progress; finish it or wait until it expires"))
     elif check.payable and not balance.online_payment_offered:
         # The rules allow it but the page offers no payment: the page wins.
         check = Payability(False, "not_offered",
-                           balance.site_reason or "the library does not offer online payment now")
+                           balance.site_reason or _("the library does not offer online payment now"))
     return Verdict(check.payable, check.reason, check.message, minimum)
 
 
@@ -47,12 +48,12 @@ def ensure_payable(consortium: Consortium, balance: Balance, expected: Money | N
     v = verdict(consortium, balance)
     if expected is not None and expected != balance.total:
         raise Refused(
-            f"the balance changed from {expected} to {balance.total} since it was shown; "
-            "no payment was started",
-            hint="check it with: libcli fees",
+            _("the balance changed from {before} to {now} since it was shown; "
+              "no payment was started").format(before=expected, now=balance.total),
+            hint=_("check it with: libcli fees"),
         )
     if not v.payable:
-        raise Refused(f"cannot pay online: {v.message}")
+        raise Refused(_("cannot pay online: {reason}").format(reason=v.message))
     return v
 
 
@@ -80,15 +81,15 @@ def check_payment_url(url: str, *, backend_url: str | None = None,
 
     if ("\\" in url or url != url.strip() or any(ch.isspace() for ch in url)
             or strip_unsafe(url) != url):
-        _refuse("it contains a backslash, a space or control characters")
+        _refuse(_("it contains a backslash, a space or control characters"))
     parts = _whatwg(url)
     if parts is None:
-        _refuse("it is not a valid address")
+        _refuse(_("it is not a valid address"))
     scheme, host = parts["protocol"].rstrip(":"), parts["hostname"].rstrip(".")
     if not host or not (scheme == "https" or (scheme == "http" and is_loopback_host(host))):
-        _refuse("not an https address")
+        _refuse(_("not an https address"))
     if parts["username"] or parts["password"]:
-        _refuse("it carries a user name or password (`user@host`)")
+        _refuse(_("it carries a user name or password (`user@host`)"))
     if backend_url is None and consortium is None:
         return url
     library = _whatwg(backend_url) if backend_url else None
@@ -97,11 +98,11 @@ def check_payment_url(url: str, *, backend_url: str | None = None,
     allowed = consortium.payment_hosts if consortium is not None else ()
     if any(host_matches(host, a) for a in allowed):
         return url
-    known = ", ".join(allowed) if allowed else "none"
+    known = ", ".join(allowed) if allowed else _("none")
     raise UnsafeAddress(
-        f"refusing to open the payment address on {host}: it is neither the library's "
-        f"host nor a known payment provider (known: {known})",
-        hint="nothing was paid; if the library changed its provider, report it to libcli")
+        _("refusing to open the payment address on {host}: it is neither the library's "
+          "host nor a known payment provider (known: {known})").format(host=host, known=known),
+        hint=_("nothing was paid; if the library changed its provider, report it to libcli"))
 
 
 def _whatwg(url: str) -> dict | None:
@@ -114,20 +115,21 @@ def _whatwg(url: str) -> dict | None:
 
 
 def _refuse(why: str):
-    raise UnsafeAddress(f"refusing to open the payment address the library sent: {why}",
-                        hint="nothing was paid; report it to the library and to libcli")
+    raise UnsafeAddress(_("refusing to open the payment address the library sent: {why}").format(
+        why=why), hint=_("nothing was paid; report it to the library and to libcli"))
 
 
 def bank_transfer_text(transfer: BankTransfer, amount: Money | None, library_name: str) -> str:
-    lines = [f"{library_name} takes no online payments. Pay by bank transfer:", ""]
-    if amount is not None:
-        lines.append(f"  Amount:           {amount}")
+    fields = [(_("Amount:"), amount)] if amount is not None else []
+    fields += [(_("Recipient:"), transfer.recipient), (_("Reference number:"), transfer.reference),
+               (_("Explanation:"), transfer.explanation)]
+    width = max(len(label) for label, _value in fields)
+    lines = [_("{library} takes no online payments. Pay by bank transfer:").format(
+        library=library_name), ""]
+    lines += [f"  {label:<{width}} {value}" for label, value in fields]
     lines += [
-        f"  Recipient:        {transfer.recipient}",
-        f"  Reference number: {transfer.reference}",
-        f"  Explanation:      {transfer.explanation}",
         "",
-        "  Bank accounts (IBAN, and SWIFT/BIC for transfers from abroad):",
+        "  " + _("Bank accounts (IBAN, and SWIFT/BIC for transfers from abroad):"),
     ]
     for acc in transfer.accounts:
         lines.append(f"    {acc.bank:<13} {acc.iban}  {acc.bic}")

@@ -9,6 +9,7 @@ import click
 
 from libcli.cli import output
 from libcli.errors import ExitCode, LibcliError, UsageError
+from libcli.i18n import N_, _
 
 
 def today() -> date:
@@ -30,8 +31,8 @@ def one_card(name: str | None):
         return store.get(name)
     card = store.default()
     if card is None:
-        raise UsageError("which card? add --card NAME",
-                         hint="or set one with: libcli card default NAME")
+        raise UsageError(_("which card? add --card NAME"),
+                         hint=_("or set one with: libcli card default NAME"))
     return card
 
 
@@ -61,6 +62,14 @@ def finish(results, *, partial: bool = False) -> None:
     click.get_current_context().exit(code)
 
 
+# The messages of resolve_ids by kind ("loan", "hold"): whole sentences, as
+# the kind's word changes form in Finnish and Swedish.
+KINDS = {
+    "loan": (N_("no loan with ID '{prefix}'"), N_("'{prefix}' matches several loans: {listed}")),
+    "hold": (N_("no hold with ID '{prefix}'"), N_("'{prefix}' matches several holds: {listed}")),
+}
+
+
 def resolve_ids(items: list[Any], wanted: tuple[str, ...], kind: str,
                 failed_cards: list[str]) -> list[Any]:
     """Match ID prefixes (as in git) against items; unknown or ambiguous is an error."""
@@ -71,15 +80,17 @@ def resolve_ids(items: list[Any], wanted: tuple[str, ...], kind: str,
             if matches[0] not in chosen:
                 chosen.append(matches[0])
         elif not matches:
-            problems.append(f"no {kind} with ID '{prefix}'")
+            problems.append(_(KINDS[kind][0]).format(prefix=prefix))
         else:
             listed = ", ".join(f"{m.id} ({m.card}: {output.short(m.title, 30)})" for m in matches)
-            problems.append(f"'{prefix}' matches several {kind}s: {listed}")
+            problems.append(_(KINDS[kind][1]).format(prefix=prefix, listed=listed))
     if problems:
-        hint = f"see the IDs with: libcli {kind}s"
+        hint = _("see the IDs with: libcli {kind}s").format(kind=kind)
         if failed_cards:
-            hint += f" (cards that could not be read: {', '.join(failed_cards)})"
-        raise UsageError(problems[0] if len(problems) == 1 else f"{len(problems)} IDs not found",
+            hint += " " + _("(cards that could not be read: {cards})").format(
+                cards=", ".join(failed_cards))
+        raise UsageError(problems[0] if len(problems) == 1 else
+                         _("{n} IDs not found").format(n=len(problems)),
                          problems=problems if len(problems) > 1 else None, hint=hint)
     return chosen
 
@@ -94,4 +105,5 @@ def card_failed(card, exc: LibcliError) -> None:
 
 
 def need_decision(what: str, flag: str) -> LibcliError:
-    return UsageError(f"{what}, and there is no terminal to ask", hint=f"add {flag}")
+    return UsageError(_("{what}, and there is no terminal to ask").format(what=what),
+                      hint=_("add {flag}").format(flag=flag))
