@@ -43,6 +43,11 @@ def choose(lang: str | None) -> None:
         _chosen, _catalogue = lang, None
 
 
+def chosen() -> str | None:
+    """The `--lang` of this run, if any."""
+    return _chosen
+
+
 def neutral() -> None:
     """`--json`: English, whatever else was chosen."""
     global _neutral, _catalogue

@@ -234,7 +234,7 @@ def view_id(host: str) -> str:
     """A Finna view's registry id from its address: ``vaski.finna.fi`` →
     ``vaski``, ``tritonia.finna.fi/uva`` → ``tritonia-uva``, ``finna.fi`` →
     ``finna``."""
-    name, _, path = host.partition("/")
+    name, _sep, path = host.partition("/")
     label = name.removesuffix(".finna.fi").removesuffix(".fi")
     return f"{label}-{path.strip('/')}" if path.strip("/") else label
 
