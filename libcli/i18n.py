@@ -120,20 +120,29 @@ def H_(text: str) -> str:
     return text
 
 
-def help_parts(text: str) -> list[str]:
-    """The translatable pieces of a click help text: each paragraph, and of a
-    `\\b` block (examples) only its heading line: command lines stay as they
-    are. tools/babel_click.py extracts the same pieces."""
+def _map_help(text: str, translate) -> str:
+    """`text` with each translatable piece passed through `translate`: each
+    paragraph, and in a `\\b` block (examples, a table) only its unindented
+    lines, the headings: command lines stay as they are."""
     import inspect
 
-    parts = []
+    out = []
     for para in inspect.cleandoc(text).split("\n\n"):
         if para.startswith("\b\n"):
-            heading = para.split("\n")[1]
-            if heading and not heading.startswith(" "):
-                parts.append(heading)
-        elif para.strip():
-            parts.append(para)
+            out.append("\n".join(line if line == "\b" or not line.strip() or line[0].isspace()
+                                 else translate(line) for line in para.split("\n")))
+        else:
+            # One line: click rewraps a paragraph, and rewrapping the source
+            # must not orphan its translation.
+            out.append(translate(" ".join(para.split())) if para.strip() else para)
+    return "\n\n".join(out)
+
+
+def help_parts(text: str) -> list[str]:
+    """The pieces of a click help text the catalogue holds (tools/babel_click.py
+    extracts them; localize_help looks them up)."""
+    parts: list[str] = []
+    _map_help(text, lambda piece: parts.append(piece) or piece)
     return parts
 
 
@@ -141,18 +150,7 @@ def localize_help(text: str | None) -> str | None:
     """A click help text in the run's language, piece by piece."""
     if not text or language() == "en":
         return text
-    import inspect
-
-    out = []
-    for para in inspect.cleandoc(text).split("\n\n"):
-        if para.startswith("\b\n"):
-            lines = para.split("\n")
-            if lines[1] and not lines[1].startswith(" "):
-                lines[1] = gettext(lines[1])
-            out.append("\n".join(lines))
-        else:
-            out.append(gettext(para))
-    return "\n\n".join(out)
+    return _map_help(text, gettext)
 
 
 def localize_command(command, done: set[int] | None = None) -> None:
@@ -176,7 +174,7 @@ def localize_command(command, done: set[int] | None = None) -> None:
 # exit.") with the stdlib's gettext in the global domain; libcli's catalogue
 # carries them, and click's modules are pointed at it for the run.
 CLICK_MESSAGES = (
-    N_("Usage:"), N_("Options"), N_("Commands"), N_("Show this message and exit."),
+    N_("Usage:"), N_("Options"), N_("Commands"), N_("Show this message and exit."), N_("required"),
     N_("Show the version and exit."), N_("Error: {message}"),
     N_("Try '{command} {option}' for help."), N_("Aborted!"), N_("Missing argument"),
     N_("Missing option"), N_("Invalid value for {param_hint}: {message}"),

@@ -16,6 +16,8 @@ from typing import Any
 
 from msgspec import Struct, field, structs
 
+from libcli.i18n import pgettext
+
 SHORT_ID_LENGTH = 7
 
 
@@ -86,7 +88,9 @@ class Money(Struct, frozen=True, order=True):
         sign = "-" if self.cents < 0 else ""
         whole, part = divmod(abs(self.cents), 100)
         symbol = {"EUR": "€"}.get(self.currency, self.currency)
-        return f"{sign}{whole}.{part:02d} {symbol}"
+        # Translators: the decimal separator of amounts of money ("3,50 €").
+        point = pgettext("decimal separator", ".")
+        return f"{sign}{whole}{point}{part:02d} {symbol}"
 
     def to_dict(self) -> dict[str, Any]:
         return {"cents": self.cents, "currency": self.currency}
