@@ -45,4 +45,4 @@ def extract(fileobj, keywords, comment_tags, options):
             texts += [_text(k.value) for k in node.keywords if k.arg in HELP_KEYWORDS]
         for text in texts:
             for part in help_parts(text) if text else ():
-                yield node.lineno, part, [], None
+                yield node.lineno, None, part, []
