@@ -2,6 +2,8 @@
 
     python bench/run.py            # full run (~10 minutes on 2 cores)
     python bench/run.py --quick    # fewer runs and latencies (~3 minutes)
+    python bench/run.py --scenarios '4 cards' --latencies 0,100,200 --runs 11   # ~5 minutes:
+        # every section, the command rows of the 4-card profiles only
 
 Run it with the interpreter of the environment libcli is installed in (e.g.
 `.venv/bin/python bench/run.py`). It starts the demo library as real servers
@@ -13,7 +15,9 @@ plain-file keyring under a temporary XDG_DATA_HOME; the PINs go in through
 For each command: median and spread over several runs, the local part (the
 same command with no added latency), the network part (median at latency L
 minus the local part), the critical path in round trips (network part / L)
-and the ratio of the network part to (ideal round trips x L). The HTTP
+and the ratio of the network part to (ideal round trips x L). What libcli
+adds over the libraries it stands on (`--only overhead`) is measured in the
+same rounds as a bare `python -c "import click, httpx, ..."`. The HTTP
 requests each run made come from LIBCLI_STATS_FILE (libcli appends one JSON
 line per run) and are cross-checked against the servers' own counters.
 
@@ -28,6 +32,7 @@ import json
 import os
 import platform
 import re
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -122,6 +127,11 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+def set_latency(servers: dict[str, Server], lat: int) -> None:
+    for s in servers.values():
+        s.control(f"/__bench/latency?ms={lat}")
 
 
 # --- a profile: a set of cards in its own config/cache dirs -------------------------
@@ -230,11 +240,7 @@ def bench_commands(servers: dict[str, Server], profiles: dict[str, Profile], lat
     With each round, a `python -c 'import click'` (the machine's speed at that
     moment, for the local parts). Returns the results and that baseline."""
 
-    def set_latency(lat: int) -> None:
-        for s in servers.values():
-            s.control(f"/__bench/latency?ms={lat}")
-
-    set_latency(0)
+    set_latency(servers, 0)
     for prof in profiles.values():  # warm every profile's sessions (not measured)
         run_process(libcli_cmd() + ["loans"], prof.env)
     results: dict = {name: {} for name in scenarios}
@@ -249,7 +255,7 @@ def bench_commands(servers: dict[str, Server], profiles: dict[str, Profile], lat
                                         prof.env)[0])
             order = latencies[k % len(latencies):] + latencies[:k % len(latencies)]
             for lat in order:
-                set_latency(lat)
+                set_latency(servers, lat)
                 if cold:
                     prof.forget_sessions()
                 if argv[0] == "renew":
@@ -270,14 +276,14 @@ def bench_commands(servers: dict[str, Server], profiles: dict[str, Profile], lat
                 c["maxrss_kib"].append(maxrss)
                 c["exit_codes"].append(code)
         if cold:  # leave the profile warm for the next scenarios
-            set_latency(0)
+            set_latency(servers, 0)
             run_process(libcli_cmd() + ["loans"], prof.env)
         for lat, c in cells.items():
             results[name][lat] = c | summary(c["times"])
         line = "  ".join(f"L={lat}: {results[name][lat]['median'] * 1000:.0f}" for lat in latencies)
         log(f"  {name:34s} {line} ms; requests {cells[latencies[-1]]['requests'][-1]} "
             f"(server {cells[latencies[-1]]['server_requests'][-1]})")
-    set_latency(0)
+    set_latency(servers, 0)
     log(f"  python -c 'import click', with every round: median {statistics.median(baseline) * 1000:.1f} ms")
     return results, summary(baseline)
 
@@ -347,34 +353,81 @@ def regular_install(root: Path) -> tuple[str, list[str]]:
     return str(py), [str(script)]
 
 
+def completion_env(env: dict) -> dict:
+    """`env` as bash's completion of `libcli renew <TAB>` sets it: the loan IDs,
+    from the cards' snapshots."""
+    return dict(env, _LIBCLI_COMPLETE="bash_complete", COMP_WORDS="libcli renew ", COMP_CWORD="2")
+
+
 def bench_startup(env: dict, runs: int, log, regular: tuple[str, list[str]]) -> dict:
     py = sys.executable
     rpy, rcmd = regular
-    completion_env = dict(env, _LIBCLI_COMPLETE="bash_complete", COMP_WORDS="libcli renew ",
-                          COMP_CWORD="2")
     cases = {
         "python -c pass": ([rpy, "-c", "pass"], env),
         "python -S -c pass": ([rpy, "-S", "-c", "pass"], env),
         "python -c 'import click'": ([rpy, "-c", "import click"], env),
         "libcli --version": (rcmd + ["--version"], env),
         "libcli --help": (rcmd + ["--help"], env),
-        "completion (renew IDs)": (rcmd, completion_env),
+        "completion (renew IDs)": (rcmd, completion_env(env)),
         "libcli loans --offline (4 cards)": (rcmd + ["loans", "--offline"], env),
         "dev venv: python -c pass": ([py, "-c", "pass"], env),
         "dev venv (editable): libcli --version": (dev_libcli_cmd() + ["--version"], env),
         "dev venv (editable): libcli --help": (dev_libcli_cmd() + ["--help"], env),
     }
-    for cmd, e in cases.values():
-        run_process(cmd, e)  # warm the page cache
-    # Round-robin: run k measures every case once, so the machine's drift
-    # (its speed wanders over minutes) hits all cases alike.
-    times: dict[str, list[float]] = {name: [] for name in cases}
-    for _ in range(runs):
-        for name, (cmd, e) in cases.items():
-            times[name].append(run_process(cmd, e)[0])
-    out = {name: summary(t) for name, t in times.items()}
+    out = {name: summary(t) for name, t in in_rounds(cases, runs, log).items()}
     for name in cases:
         log(f"  {name:34s} median {out[name]['median'] * 1000:6.1f} ms")
+    return out
+
+
+def in_rounds(cases: dict[str, tuple[list[str], dict]], runs: int, log) -> dict[str, list[float]]:
+    """Wall seconds of every case (name: (argv, env)), run in rounds: round k
+    runs every case once, starting at a rotated place, so the machine's drift
+    (its speed wanders over minutes) and a case's place in the round hit all
+    cases alike. Each case runs once unmeasured first (page cache, sessions)."""
+    for cmd, e in cases.values():
+        run_process(cmd, e)
+    names = list(cases)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for k in range(runs):
+        for name in names[k % len(names):] + names[:k % len(names)]:
+            cmd, e = cases[name]
+            elapsed, code, _, err = run_process(cmd, e)
+            if code not in (0, 3):
+                log(f"  ! {name} exited {code}: {err.strip()[-300:]}")
+            times[name].append(elapsed)
+    return times
+
+
+# The libraries a libcli run stands on (the issue 16 baseline): what libcli
+# adds is measured against them imported bare, in the same rounds.
+LIBRARIES = "import click, httpx, httpcore, tabulate, selectolax.lexbor, msgspec"
+
+
+def bench_overhead(servers: dict[str, Server], prof: Profile, runs: int, log,
+                   regular: tuple[str, list[str]]) -> dict:
+    """`libcli --help`, completion of renew IDs and a warm `libcli loans` over
+    the cards of `prof` (the 4-card profile) at L = 0, each in the same rounds
+    as `python -c LIBRARIES` on the regular install's python."""
+    rpy, rcmd = regular
+    env = prof.env
+    set_latency(servers, 0)
+    cases = {
+        f"python -c '{LIBRARIES}'": ([rpy, "-c", LIBRARIES], env),
+        "libcli --help": (rcmd + ["--help"], env),
+        "completion (renew IDs)": (rcmd, completion_env(env)),
+        "libcli loans, warm, 4 cards, L=0": (rcmd + ["loans"], env),
+    }
+    times = in_rounds(cases, runs, log)
+    baseline, *measured = cases
+    out = {"baseline": {"name": baseline, "times": times[baseline]} | summary(times[baseline]),
+           "cases": {name: {"times": times[name]} | summary(times[name]) for name in measured},
+           # Only `loans` writes the stats file: its last run's requests (warm: one per card).
+           "loans_requests": (prof.last_stats() or {}).get("total")}
+    for name, s in out["cases"].items():
+        log(f"  {name:34s} median {s['median'] * 1000:6.1f} ms, adds "
+            f"{(s['median'] - out['baseline']['median']) * 1000:5.1f} ms over its libraries "
+            f"({out['baseline']['median'] * 1000:.1f} ms)")
     return out
 
 
@@ -507,7 +560,7 @@ def cpus_note(data: dict) -> str:
     return f"libcli on CPU {m['client_cpus']}, the servers on CPU {m['server_cpus']}"
 
 
-SECTIONS = ("commands", "memory", "startup", "imports", "parsing")
+SECTIONS = ("commands", "memory", "startup", "overhead", "imports", "parsing")
 
 
 def reanalysed(data: dict) -> dict:
@@ -536,6 +589,7 @@ def merge_results(base: dict, new: dict) -> dict:
                     if k in new})
     out["section_dates"] = dates
     out["date"] = new["date"]
+    out["argv"] = new.get("argv")
     out["elapsed_s"] = new.get("elapsed_s")
     return out
 
@@ -545,7 +599,9 @@ def write_report(data: dict, path: Path) -> None:
     L = []
     w = L.append
     w("# libcli benchmark results\n")
-    w(f"Generated by `python bench/run.py{' --quick' if data['quick'] else ''}` on "
+    # A run that chose its sections, scenarios or runs says so (older raw results: --quick only).
+    args = data.get("argv", ["--quick"] if data["quick"] else [])
+    w(f"Generated by `python bench/run.py{''.join(' ' + shlex.quote(a) for a in args)}` on "
       f"{data['date']}. Machine: {m['nproc']} CPUs ({m['cpu']}), Python {m['python']}, "
       f"{m['platform']}. Raw numbers: `bench/out/`.\n")
     if len(set(data.get("section_dates", {}).values())) > 1:
@@ -608,6 +664,31 @@ def write_report(data: dict, path: Path) -> None:
         for name, s in data["startup"].items():
             w(f"| `{name}` | {s['median'] * 1000:.1f} | {s['min'] * 1000:.1f}–{s['max'] * 1000:.1f} | {s['n']} |")
         w("")
+    if "overhead" in data:
+        o = data["overhead"]
+        b = o["baseline"]
+        w("## What libcli adds over its libraries\n")
+        w(f"Each libcli process is run in the same rounds as the bare libraries it stands on, "
+          f"`{b['name']}` on the same (regular) install: round k runs every process once, "
+          f"in a rotated order, so a slow spell of the machine hits both alike. The warm "
+          f"`loans` reads the 4-card profile's cards (a live session each, no added latency; "
+          f"{o.get('loans_requests', '?')} requests a run). "
+          f"*Adds* is median(libcli) − median(libraries), then the median of the per-round "
+          f"differences; *ratio* is median(libcli) / median(libraries). A process that imports "
+          f"less than all of these libraries (`--help` and completion need few of them) can "
+          f"take less than the baseline: a negative difference.\n")
+        w("| process | median ms (min–max) | libraries, median ms (min–max), same rounds "
+          "| libcli adds, ms (medians · per round) | ratio | rounds |")
+        w("|---|---|---|---|---|---|")
+        for name, s in o["cases"].items():
+            per_round = statistics.median(x - y for x, y in zip(s["times"], b["times"]))
+            w(f"| `{name}` | {s['median'] * 1000:.1f} ({s['min'] * 1000:.1f}–{s['max'] * 1000:.1f}) "
+              f"| {b['median'] * 1000:.1f} ({b['min'] * 1000:.1f}–{b['max'] * 1000:.1f}) "
+              f"| **{(s['median'] - b['median']) * 1000:.1f}** · {per_round * 1000:.1f} "
+              f"| {s['median'] / b['median']:.2f} | {s['n']} |")
+        w("")
+        w("libcli adds " + ", ".join(f"{(s['median'] - b['median']) * 1000:.0f} ms to `{name}`"
+                                     for name, s in o["cases"].items()) + " over its libraries.\n")
     if "imports" in data:
         w("## Import profiles (`python -X importtime`)\n")
         for name, prof in data["imports"].items():
@@ -649,7 +730,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="fewer runs and latencies (~3 minutes)")
     ap.add_argument("--runs", type=int, help="runs per command and latency")
     ap.add_argument("--latencies", help="comma-separated ms (default 0,50,100,200; quick 0,100)")
-    ap.add_argument("--only", help="comma-separated sections: commands,memory,startup,imports,parsing")
+    ap.add_argument("--only", help="comma-separated sections: " + ",".join(SECTIONS))
     ap.add_argument("--scenarios", help="regex selecting command scenarios")
     ap.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
     ap.add_argument("--report", type=Path, metavar="JSON",
@@ -670,13 +751,16 @@ def main(argv: list[str] | None = None) -> int:
     lats = [int(x) for x in (args.latencies or ("0,100" if args.quick else "0,50,100,200")).split(",")]
     if 0 not in lats:
         lats.insert(0, 0)
-    sections = set((args.only or "commands,memory,startup,imports,parsing").split(","))
+    sections = set((args.only or ",".join(SECTIONS)).split(","))
+    if unknown := sections - set(SECTIONS):
+        ap.error(f"unknown section(s) {', '.join(sorted(unknown))}; known: {', '.join(SECTIONS)}")
     scenarios = [s for s in SCENARIOS if not args.scenarios or re.search(args.scenarios, s)]
 
     def log(msg: str) -> None:
         print(msg, flush=True)
 
     data: dict = {"machine": machine(), "quick": args.quick, "runs": runs, "latencies": lats,
+                  "argv": sys.argv[1:] if argv is None else argv,
                   "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     started = time.monotonic()
     OUT.mkdir(exist_ok=True)
@@ -689,7 +773,7 @@ def main(argv: list[str] | None = None) -> int:
         _PYTHON[:] = [regular[0]]
         servers: dict[str, Server] = {}
         stack.callback(lambda: [s.stop() for s in servers.values()])
-        need_servers = bool(sections & {"commands", "memory", "imports"})  # imports: a warm loans
+        need_servers = bool(sections & {"commands", "memory", "overhead", "imports"})  # a warm loans
         if need_servers:
             log("starting the demo library (4 views)")
             big = {"heili": 3, "tuni": 3, "helmet": 2, "tallinn": 2}
@@ -717,25 +801,25 @@ def main(argv: list[str] | None = None) -> int:
             data["commands"], data["commands_baseline"] = bench_commands(
                 servers, profiles, lats, runs, scenarios, log)
             data["analysis"] = analyse(data["commands"])
-            for s in servers.values():
-                s.control("/__bench/latency?ms=0")
+            set_latency(servers, 0)
         if "memory" in sections:
             log("memory: libcli status, 10 cards x 100 loans")
-            for s in servers.values():
-                s.control("/__bench/latency?ms=0")
+            set_latency(servers, 0)
             prof = profiles["big10"]
             run_process(libcli_cmd() + ["status"], prof.env)
             rss = [run_process(libcli_cmd() + ["status"], prof.env)[2] / 1024 for _ in range(max(3, runs))]
             data["memory"] = {"median_mib": statistics.median(rss), "min_mib": min(rss),
                               "max_mib": max(rss), "n": len(rss)}
             log(f"  peak RSS median {data['memory']['median_mib']:.1f} MiB")
+        if "overhead" in sections:
+            log(f"what libcli adds over its libraries ({LIBRARIES})")
+            data["overhead"] = bench_overhead(servers, profiles["c4"], 20 if args.quick else 40, log, regular)
         if sections & {"startup", "imports"}:
             # A profile with 4 cards and a snapshot for completion, no servers needed.
             env = Profile(root, "startup", keyring_home).env
             if profiles_exist := (need_servers and "c4" in locals().get("profiles", {})):
                 env = profiles["c4"].env
-                for s in servers.values():
-                    s.control("/__bench/latency?ms=0")
+                set_latency(servers, 0)
                 run_process(libcli_cmd() + ["loans"], env)  # warm: a session for every card
             if "startup" in sections:
                 log("start-up")
@@ -746,9 +830,7 @@ def main(argv: list[str] | None = None) -> int:
                 for name, argv_ in (("--version", ["--version"]), ("--help", ["--help"]),
                                     ("loans (warm, 4 cards)", ["loans"])):
                     data["imports"][name] = import_profile(regular[0], env, argv_)
-                comp_env = dict(env, _LIBCLI_COMPLETE="bash_complete", COMP_WORDS="libcli renew ",
-                                COMP_CWORD="2")
-                data["imports"]["completion"] = import_profile(regular[0], comp_env, [])
+                data["imports"]["completion"] = import_profile(regular[0], completion_env(env), [])
                 for name, prof in data["imports"].items():
                     log(f"  {name:24s} {prof['total_us'] / 1000:6.1f} ms, heavy: {prof['heavy_imported']}")
             del profiles_exist

@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # imported where used: completion reads snapshots without the
     from libcli.model import Card, Hold, Loan
     from libcli.policy import Consortium
 
+
 class _Log:
     """logging.getLogger("libcli.account"), imported on first use: shell
     completion reads snapshots through this module and logs nothing."""
@@ -38,7 +39,6 @@ T = TypeVar("T")
 # (a renewal of thirty loans over three pages takes a few seconds).
 LOCK_WAIT_SECONDS = 30.0
 SESSION_VERSION = 1
-SNAPSHOT_VERSION = 1
 
 
 class CardResult(Generic[T]):
@@ -70,7 +70,7 @@ def exit_code_for(results: list[CardResult]) -> int:
     return int(ExitCode.OK)
 
 
-# --- sessions and snapshots ---------------------------------------------------
+# --- sessions ---------------------------------------------------
 
 
 def base_url(card: Card, consortium: Consortium) -> str:
@@ -142,80 +142,6 @@ def forget_session(card: Card) -> None:
     session_path(card, base_url(card, consortium)).unlink(missing_ok=True)
 
 
-def snapshot_path(card_name: str) -> Path:
-    return storage.cache_dir() / "snapshots" / f"{card_name}.json"
-
-
-def save_snapshot(card: Card, *, loans: list[Loan] | None = None,
-                  holds: list[Hold] | None = None, today: date | None = None) -> None:
-    """Keep the last successful view of an account, for completion and --offline.
-    A snapshot that cannot be written is a warning: the command's result stands."""
-    from libcli.errors import ConfigError
-
-    path = snapshot_path(card.name)
-    try:
-        storage.check_cache_dirs(path)
-        with storage.locked(path):
-            _update_snapshot(path, card, loans, holds, today)
-    except ConfigError as exc:
-        storage.warn(exc.message)
-
-
-def _update_snapshot(path: Path, card: Card, loans, holds, today) -> None:
-    data = storage.read_cache(path) or {}
-    # Valid JSON of another shape (a list, a string) is as damaged as bad JSON.
-    if not isinstance(data, dict) or data.get("version") != SNAPSHOT_VERSION:
-        data = {"version": SNAPSHOT_VERSION}
-    before = dict(data)
-    data["card"] = card.name
-    data["fetched"] = (today or date.today()).isoformat()
-    # What a library wrote (titles, reasons) is cleaned of escapes and
-    # PINs as in every file libcli writes; the key (the item's identity)
-    # is kept as the library gave it.
-    from libcli.text import clean_data
-
-    if loans is not None:
-        data["loans"] = [clean_data(loan.to_dict()) | {"key": loan.key} for loan in loans]
-    if holds is not None:
-        data["holds"] = [clean_data(hold.to_dict()) | {"key": hold.key} for hold in holds]
-    if _same_json(data, before):
-        return  # nothing new since the last run: no write (and no fsync)
-    storage.write_cache(path, data)
-
-
-def load_snapshot(card_name: str) -> dict[str, Any]:
-    data = storage.read_cache(snapshot_path(card_name))
-    if not isinstance(data, dict) or data.get("version") != SNAPSHOT_VERSION:
-        return {}
-    return data
-
-
-def snapshot_loans(card: Card) -> list[Loan] | None:
-    """The loans the card's snapshot holds (None: no snapshot with loans).
-    A snapshot whose loans have the wrong shape is the card's ConfigError."""
-    from libcli.errors import ConfigError
-    from libcli.model import Loan, Material
-
-    snap = load_snapshot(card.name)
-    if "loans" not in snap:
-        return None
-    try:
-        return [
-            Loan(card=card.name, account=card.key, key=str(d["key"]), title=str(d["title"]),
-                 author=d.get("author"), due_date=date.fromisoformat(d["due_date"]),
-                 record_id=d.get("record_id"), material=Material.parse(d.get("material")),
-                 renewals_used=(None if d.get("renewals_used") is None
-                                else int(d["renewals_used"])),
-                 renewals_limit=d.get("renewals_limit"),
-                 renewable=bool(d.get("renewable", True)),
-                 not_renewable_reason=d.get("not_renewable_reason"))
-            for d in snap["loans"]
-        ]
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise ConfigError(f"the saved loans of card '{card.name}' are damaged "
-                          f"({type(exc).__name__}); run `libcli loans` once online") from None
-
-
 # --- running operations --------------------------------------------------------
 
 
@@ -232,25 +158,90 @@ class AccountService:
     """
 
     def __init__(self, *, today: date | None = None, language: str | None = None,
-                 transport=None, pin_source: Callable[[Card], str] | None = None):
+                 transport=None, pin_source: Callable[[Card], str] | None = None,
+                 open_url: Callable[[str], Any] | None = None):
         self.today = today or date.today()
         self.language = language
+        # The demo library (libcli.demo) hands in its in-process transport,
+        # its public demo PINs and its simulated payment provider.
         self._transport = transport
         self._pin_source = pin_source
+        self._open_url = open_url
 
     def open(self, cards: list[Card]) -> "Run":
         return Run(self, cards)
 
-    def run(self, cards: list[Card], op: Callable[[Any], Awaitable[T]]) -> list[CardResult[T]]:
-        """Run one operation over the cards (a convenience for simple commands)."""
+    def within(self, cards: list[Card], op: Callable[["Run"], Awaitable[T]]) -> T:
+        """`op(run)` over the cards' open backends, to its end."""
 
         async def main():
             async with self.open(cards) as run:
-                return await run.gather(op)
+                return await op(run)
 
         import asyncio
 
         return asyncio.run(main())
+
+    def run(self, cards: list[Card], op: Callable[[Any], Awaitable[T]]) -> list[CardResult[T]]:
+        """`op(backend)` over each card's backend at once."""
+        return self.within(cards, lambda run: run.gather(op))
+
+    # --- whole operations (libcli.operations): each returns a report ----------------
+
+    def read_loans(self, cards: list[Card], *, with_debt: bool = False) -> list[CardResult]:
+        from libcli import operations
+
+        return self.within(cards, lambda run: operations.read_loans(run, self.today,
+                                                                     with_debt=with_debt))
+
+    def saved_loans(self, cards: list[Card]):
+        from libcli import operations
+
+        return operations.saved_loans(cards, self.today)
+
+    def read_holds(self, cards: list[Card]) -> list[CardResult]:
+        from libcli import operations
+
+        return self.within(cards, lambda run: operations.read_holds(run, self.today))
+
+    def read_accounts(self, cards: list[Card]):
+        from libcli import operations
+
+        return self.within(cards, lambda run: operations.read_accounts(run, self.today))
+
+    def read_fees(self, cards: list[Card]):
+        from libcli import operations
+
+        return self.within(cards, lambda run: operations.read_fees(run, self.today))
+
+    def renew(self, cards: list[Card], selection, *, dry_run: bool = False):
+        from libcli import operations
+
+        return self.within(cards, lambda run: operations.renew(run, self.today, selection,
+                                                               dry_run=dry_run))
+
+    def cancel_holds(self, cards: list[Card], ids, *, confirm=None):
+        from libcli import operations
+
+        return self.within(cards, lambda run: operations.cancel_holds(run, self.today, ids,
+                                                                      confirm))
+
+    def place_hold(self, card: Card, record: str, pickup: str | None, *,
+                   accept_terms: bool = False, choose_pickup=None):
+        from libcli import operations
+
+        return self.within([card], lambda run: operations.place_hold(
+            run, record, pickup, accept_terms=accept_terms, choose_pickup=choose_pickup))
+
+    def pay(self, card: Card, expected, steps, *, resume: bool = False):
+        from msgspec.structs import replace
+
+        from libcli import operations
+
+        if self._open_url is not None:  # the demo pays at its own provider
+            steps = replace(steps, open_url=self._open_url)
+        return self.within([card], lambda run: operations.pay(run, expected, steps,
+                                                              resume=resume))
 
     def check_logins(self, cards: list[Card]) -> list[CardResult[bool]]:
         """Log in with each card afresh: no saved session is reused, so a PIN
@@ -263,6 +254,18 @@ class AccountService:
             return True
 
         return self.run(cards, fresh_login)
+
+    def check_library(self, card: Card) -> dict[str, Any]:
+        """What the card's library's pages show, checked against what libcli
+        reads (``libcli library check``): a report, no account data."""
+        from libcli import checkup
+
+        async def check(run):
+            if card.name in run.errors:
+                raise run.errors[card.name]
+            return await checkup.check(run.backends[card.name])
+
+        return self.within([card], check)
 
     def _pin(self, card: Card) -> Callable[[], str]:
         if self._pin_source is not None:
@@ -283,20 +286,12 @@ class Run:
         self._loaded: dict[str, dict[str, Any]] = {}
         self._transports: list[Any] = []
         self._network = None  # one connection pool for every card of the run
-        self._demo = None
         self._locks: dict[str, Any] = {}       # card name -> storage.WriteLock
         self._seen_writes: dict[str, int | None] = {}
         self._prefetch: set[str] = set()      # cards that will log in: PIN fetched off-loop
         self._pins: dict[str, str] = {}
 
     def _transport_for(self, card: Card):
-        if card.demo:
-            if self._demo is None:
-                from libcli.demo import transport
-
-                self._demo = transport()
-                self._transports.append(self._demo)
-            return self._demo
         if self.service._transport is not None:
             return self.service._transport
         if self._network is None:
@@ -332,8 +327,7 @@ class Run:
                 cookie_list, state = load_session(path)
                 # No saved session at all (Primo VE keeps its token in the
                 # state, not in cookies): this card will log in.
-                if (not cookie_list and not state and not card.demo
-                        and self.service._pin_source is None):
+                if not cookie_list and not state and self.service._pin_source is None:
                     self._prefetch.add(card.name)
                 self._loaded[card.name] = {"version": SESSION_VERSION, "cookies": cookie_list,
                                            "state": _copy_json(state)}

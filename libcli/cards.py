@@ -375,10 +375,9 @@ def _with_deadline(fn: Callable[[], Any], what: str, timeout: float | None = Non
 
 def pin_for(card: Card) -> str:
     """Fetch the card's PIN from its source. Called only when a login is needed."""
-    if card.demo:
-        from libcli.demo import demo_pin
-
-        return demo_pin(card.number)
+    if card.demo:  # the demo's service brings its own PINs (libcli.demo.account_service)
+        raise PinError(f"card '{card.name}' belongs to the demo library",
+                       hint="use it through: libcli demo COMMAND")
     from libcli.redact import no_core_dumps, register
 
     no_core_dumps()

@@ -66,26 +66,10 @@ async def check(backend) -> dict[str, Any]:
 
     loans = await attempt("loans", backend.loans())
     if loans is not None:
-        renewable = sum(1 for loan in loans if loan.renewable)
-        steps.append({"function": "loans", "ok": True, "count": len(loans),
-                      "detail": ngettext("{n} loan read", "{n} loans read", len(loans)).format(
-                          n=len(loans))})
-        steps.append({"function": "renew form", "ok": True if renewable or not loans else None,
-                      "count": renewable,
-                      "detail": ngettext("{n} of {total} loan offers renewal",
-                                         "{n} of {total} loans offer renewal", len(loans)).format(
-                          n=renewable, total=len(loans))})
+        _listed(steps, "loans", loans, "renew form", "renewable")
     holds = await attempt("holds", backend.holds())
     if holds is not None:
-        cancellable = sum(1 for hold in holds if hold.cancellable)
-        steps.append({"function": "holds", "ok": True, "count": len(holds),
-                      "detail": ngettext("{n} hold read", "{n} holds read", len(holds)).format(
-                          n=len(holds))})
-        steps.append({"function": "cancel form", "ok": True if cancellable or not holds else None,
-                      "count": cancellable,
-                      "detail": ngettext("{n} of {total} hold can be cancelled",
-                                         "{n} of {total} holds can be cancelled", len(holds)).format(
-                          n=cancellable, total=len(holds))})
+        _listed(steps, "holds", holds, "cancel form", "cancellable")
     balance = await attempt("fines", backend.fees())
     if balance is not None:
         block = _("payable online") if balance.online_payment_offered else (
@@ -146,3 +130,26 @@ def exit_code(report: dict[str, Any]) -> int:
         if step["ok"] is False:
             return step.get("exit_code", int(ExitCode.ERROR))
     return int(ExitCode.OK)
+
+
+# What _listed says of each list, whole sentences (the words change form in
+# Finnish and Swedish): the list read, and how many of its rows offer the form.
+LISTED = {
+    "loans": (lambda n: ngettext("{n} loan read", "{n} loans read", n),
+              lambda n: ngettext("{n} of {total} loan offers renewal",
+                                 "{n} of {total} loans offer renewal", n)),
+    "holds": (lambda n: ngettext("{n} hold read", "{n} holds read", n),
+              lambda n: ngettext("{n} of {total} hold can be cancelled",
+                                 "{n} of {total} holds can be cancelled", n)),
+}
+
+
+def _listed(steps: list[dict], kind: str, items: list, form: str, able: str) -> None:
+    """A list read, and how many of its rows offer their form (a list whose
+    rows all lack it may be a page whose form libcli does not find)."""
+    count = sum(1 for item in items if getattr(item, able))
+    read, offered = LISTED[kind]
+    steps.append({"function": kind, "ok": True, "count": len(items),
+                  "detail": read(len(items)).format(n=len(items))})
+    steps.append({"function": form, "ok": True if count or not items else None, "count": count,
+                  "detail": offered(len(items)).format(n=count, total=len(items))})

@@ -92,9 +92,22 @@ def transport():
     return _sandbox("demo").demo_transport(state_file())
 
 
-async def pay_at_provider(client, url: str) -> None:
-    """Pay at the demo's simulated payment provider (a browser's part)."""
-    await _sandbox("demo").pay_at_provider(client, url)
+def account_service(**options):
+    """The account service for demo cards: the demo library's in-process
+    transport, its public demo PINs, and its simulated payment provider in
+    place of a browser (the demo has none to open)."""
+    from libcli.account import AccountService
+
+    shared = transport()
+
+    async def pay_at_provider(url: str) -> None:
+        import httpx
+
+        async with httpx.AsyncClient(transport=shared, follow_redirects=True) as client:
+            await _sandbox("demo").pay_at_provider(client, url)
+
+    return AccountService(**{"transport": shared, "open_url": pay_at_provider,
+                             "pin_source": lambda card: demo_pin(card.number)} | options)
 
 
 def demo_cards(all_patrons: bool = False) -> list[Card]:

@@ -79,3 +79,50 @@ def parse(text: str):
 
     check_depth(text)
     return LexborHTMLParser(text)
+
+
+def form_fields(form, *, submit: str | None = None, skip=(), pressed: str = "1",
+                owned=None) -> list[tuple[str, str]]:
+    """The name/value pairs a browser would post for a form: hidden and
+    text-like inputs, checked checkboxes and radios, selects (the selected
+    option, else the first), textareas; of the buttons only the one pressed
+    (named `submit`; `pressed` is its value when it has none). Disabled
+    fields and the names in `skip` are left out. `owned`: the form's fields
+    when the parser did not nest them in it (WebPAC's login, see
+    webpac_pages._form_inputs); else the fields inside `form`. Every HTML
+    backend posts its forms through this one function."""
+    skip = set(skip)
+    out: list[tuple[str, str]] = []
+    nodes = owned if owned is not None else form.css("input, select, textarea, button")
+    for node in nodes:
+        attrs = node.attributes
+        name = attrs.get("name")
+        if not name or name in skip or "disabled" in attrs:
+            continue
+        if node.tag == "select":
+            options = node.css("option")
+            chosen = next((o for o in options if "selected" in o.attributes), None)
+            if chosen is None and options:
+                chosen = options[0]
+            if chosen is not None:
+                value = chosen.attributes.get("value")
+                out.append((name, value if value is not None
+                            else clean(chosen.text(deep=True, separator=" "))))
+            continue
+        if node.tag == "textarea":
+            out.append((name, node.text(deep=True) or ""))
+            continue
+        kind = (attrs.get("type") or ("submit" if node.tag == "button" else "text")).lower()
+        value = attrs.get("value") or ""
+        if kind in ("submit", "button", "image", "reset"):
+            if submit is not None and name == submit:
+                out.append((name, value or pressed))
+            continue
+        if kind in ("checkbox", "radio"):
+            if "checked" in attrs:
+                out.append((name, value or "on"))
+            continue
+        if kind == "file":
+            continue
+        out.append((name, value))
+    return out

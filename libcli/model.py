@@ -12,9 +12,10 @@ from __future__ import annotations
 import enum
 import hashlib
 from datetime import date, time
-from typing import Any
+from typing import Any, ClassVar
 
-from msgspec import Struct, field, structs
+import msgspec
+from msgspec import Struct
 
 from libcli.i18n import pgettext
 
@@ -30,6 +31,34 @@ def short_id(card: str, key: str) -> str:
     the card is renamed, so a script can list, then pass the ID back.
     """
     return hashlib.sha1(f"{card}\0{key}".encode()).hexdigest()[:SHORT_ID_LENGTH]
+
+
+class Record(Struct, frozen=True):
+    """Base of the model's records. ``to_dict()`` is the stable JSON shape
+    scripts rely on, one rule for all: every field through
+    msgspec.to_builtins (ISO 8601 dates, enum values, lists, money as cents
+    and currency), a nested record by its own ``to_dict()``; less the fields
+    in ``_hidden`` (a backend's identifiers, the card's account), names
+    changed by ``_renamed``, and what ``_computed()`` adds (IDs, cents)."""
+
+    _hidden: ClassVar[frozenset[str]] = frozenset()
+    _renamed: ClassVar[dict[str, str]] = {}
+
+    def _computed(self) -> dict[str, Any]:
+        return {}
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {self._renamed.get(name, name): _builtin(getattr(self, name))
+               for name in self.__struct_fields__ if name not in self._hidden}
+        return out | self._computed()
+
+
+def _builtin(value: Any) -> Any:
+    if isinstance(value, Record):
+        return value.to_dict()
+    if isinstance(value, (tuple, list)):
+        return [_builtin(v) for v in value]
+    return msgspec.to_builtins(value)
 
 
 class DueStatus(enum.StrEnum):
@@ -92,15 +121,8 @@ class Money(Struct, frozen=True, order=True):
         point = pgettext("decimal separator", ".")
         return f"{sign}{whole}{point}{part:02d} {symbol}"
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"cents": self.cents, "currency": self.currency}
 
-    @classmethod
-    def zero(cls, currency: str = "EUR") -> "Money":
-        return cls(0, currency)
-
-
-class Card(Struct, frozen=True):
+class Card(Record, frozen=True):
     """A library card as stored in the config file. Never holds the PIN."""
 
     name: str
@@ -120,20 +142,10 @@ class Card(Struct, frozen=True):
         for it (item IDs derive from it and survive a rename)."""
         return f"{self.library}:{self.number}@{(self.url or '').rstrip('/')}"
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "library": self.library,
-            "number": self.number,
-            "url": self.url,
-            "pin_command": self.pin_command,
-            "pickup": self.pickup,
-            "demo": self.demo,
-            "default": self.default,
-        }
 
+class Loan(Record, frozen=True):
+    _hidden = frozenset({"key", "account"})
 
-class Loan(Struct, frozen=True):
     card: str
     key: str  # the backend's own stable identifier (item id, barcode)
     title: str
@@ -148,7 +160,6 @@ class Loan(Struct, frozen=True):
     renewable: bool = True
     not_renewable_reason: str | None = None
     reserved_by_others: bool = False
-    renew_token: str | None = None  # what the site's renew form wants posted
     status: DueStatus = DueStatus.OK
     estimated_fee: Money | None = None
     due_time: time | None = None  # short loans due at an hour of the due date
@@ -158,29 +169,14 @@ class Loan(Struct, frozen=True):
     def id(self) -> str:
         return short_id(self.account or self.card, self.key)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "card": self.card,
-            "id": self.id,
-            "title": self.title,
-            "author": self.author,
-            "record_id": self.record_id,
-            "barcode": self.barcode,
-            "call_number": self.call_number,
-            "material": self.material.value,
-            "due_date": self.due_date.isoformat(),
-            "due_time": self.due_time.strftime("%H:%M") if self.due_time else None,
-            "status": self.status.value,
-            "renewable": self.renewable,
-            "renewals_used": self.renewals_used,
-            "renewals_limit": self.renewals_limit,
-            "not_renewable_reason": self.not_renewable_reason,
-            "reserved_by_others": self.reserved_by_others,
-            "estimated_fee": self.estimated_fee.to_dict() if self.estimated_fee else None,
-        }
+    def _computed(self) -> dict[str, Any]:
+        return {"id": self.id,
+                "due_time": self.due_time.strftime("%H:%M") if self.due_time else None}
 
 
-class Hold(Struct, frozen=True):
+class Hold(Record, frozen=True):
+    _hidden = frozenset({"key", "account"})
+
     card: str
     key: str
     title: str
@@ -194,32 +190,20 @@ class Hold(Struct, frozen=True):
     created: date | None = None
     expires: date | None = None
     cancellable: bool = True
-    cancel_token: str | None = None
     account: str | None = None  # the card's Card.key; the ID derives from it
 
     @property
     def id(self) -> str:
         return short_id(self.account or self.card, self.key)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "card": self.card,
-            "id": self.id,
-            "title": self.title,
-            "author": self.author,
-            "record_id": self.record_id,
-            "status": self.status.value,
-            "queue_position": self.queue_position,
-            "queue_length": self.queue_length,
-            "pickup_location": self.pickup_location,
-            "pickup_by": _iso(self.pickup_by),
-            "created": _iso(self.created),
-            "expires": _iso(self.expires),
-            "cancellable": self.cancellable,
-        }
+    def _computed(self) -> dict[str, Any]:
+        return {"id": self.id}
 
 
-class Fee(Struct, frozen=True):
+class Fee(Record, frozen=True):
+    _hidden = frozenset({"amount"})
+    _renamed = {"fee_type": "type"}
+
     amount: Money
     fee_type: FeeType = FeeType.OTHER
     title: str | None = None
@@ -227,20 +211,14 @@ class Fee(Struct, frozen=True):
     created: date | None = None
     payable_online: bool = True
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "amount_cents": self.amount.cents,
-            "currency": self.amount.currency,
-            "type": self.fee_type.value,
-            "title": self.title,
-            "description": self.description,
-            "created": _iso(self.created),
-            "payable_online": self.payable_online,
-        }
+    def _computed(self) -> dict[str, Any]:
+        return {"amount_cents": self.amount.cents, "currency": self.amount.currency}
 
 
-class Balance(Struct, frozen=True):
+class Balance(Record, frozen=True):
     """The fees of one card as the library states them."""
+
+    _hidden = frozenset({"total", "minimum_online", "payment_registered", "email_on_file"})
 
     card: str
     items: tuple[Fee, ...]
@@ -253,20 +231,15 @@ class Balance(Struct, frozen=True):
     payment_registered: bool = False
     email_on_file: bool | None = None  # None: the site does not say
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "card": self.card,
-            "total_cents": self.total.cents,
-            "currency": self.total.currency,
-            "items": [f.to_dict() for f in self.items],
-            "online_payment_offered": self.online_payment_offered,
-            "minimum_online_cents": self.minimum_online.cents if self.minimum_online else None,
-            "site_reason": self.site_reason,
-            "payment_in_progress": self.payment_in_progress,
-        }
+    def _computed(self) -> dict[str, Any]:
+        return {"total_cents": self.total.cents, "currency": self.total.currency,
+                "minimum_online_cents": self.minimum_online.cents if self.minimum_online
+                else None}
 
 
-class RenewResult(Struct, frozen=True):
+class RenewResult(Record, frozen=True):
+    _renamed = {"loan_id": "id"}
+
     loan_id: str
     title: str
     renewed: bool
@@ -274,93 +247,49 @@ class RenewResult(Struct, frozen=True):
     message: str | None = None
     card: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "card": self.card,
-            "id": self.loan_id,
-            "title": self.title,
-            "renewed": self.renewed,
-            "new_due_date": _iso(self.new_due_date),
-            "message": self.message,
-        }
 
+class CancelResult(Record, frozen=True):
+    _renamed = {"hold_id": "id"}
 
-class CancelResult(Struct, frozen=True):
     hold_id: str
     title: str
     cancelled: bool
     message: str | None = None
     card: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "card": self.card,
-            "id": self.hold_id,
-            "title": self.title,
-            "cancelled": self.cancelled,
-            "message": self.message,
-        }
 
-
-class PlaceHoldResult(Struct, frozen=True):
+class PlaceHoldResult(Record, frozen=True):
     record_id: str
     placed: bool
     message: str | None = None
     pickup_location: str | None = None
     card: str | None = None
+    hold_id: str | None = None  # the new hold as the account lists it
+    title: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return structs.asdict(self)
 
-
-class PickupLocation(Struct, frozen=True):
+class PickupLocation(Record, frozen=True):
     code: str
     name: str
     default: bool = False
 
-    def to_dict(self) -> dict[str, Any]:
-        return structs.asdict(self)
 
-
-class SearchResult(Struct, frozen=True):
+class SearchResult(Record, frozen=True):
     record_id: str
     title: str
     authors: tuple[str, ...] = ()
     year: str | None = None
     formats: tuple[str, ...] = ()
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "record_id": self.record_id,
-            "title": self.title,
-            "authors": list(self.authors),
-            "year": self.year,
-            "formats": list(self.formats),
-        }
 
-
-class PaymentStart(Struct, frozen=True):
+class PaymentStart(Record, frozen=True):
     """A payment the library has opened: where the patron goes to pay."""
+
+    _hidden = frozenset({"amount"})
 
     card: str
     url: str
     amount: Money
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"card": self.card, "url": self.url, "amount_cents": self.amount.cents,
-                "currency": self.amount.currency}
-
-
-class Account(Struct, frozen=True):
-    """A snapshot of one card's account: what `status` and the cache hold."""
-
-    card: str
-    loans: tuple[Loan, ...] = ()
-    holds: tuple[Hold, ...] = ()
-    balance: Balance | None = None
-    fetched: date | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-def _iso(value: date | None) -> str | None:
-    return value.isoformat() if value else None
+    def _computed(self) -> dict[str, Any]:
+        return {"amount_cents": self.amount.cents, "currency": self.amount.currency}

@@ -8,6 +8,10 @@ e-mail requirement) and explain a refusal in words.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import msgspec
 from msgspec import Struct
 
 from libcli.errors import Refused, UnsafeAddress
@@ -153,3 +157,79 @@ def bank_transfer_json(transfer: BankTransfer, amount: Money | None) -> dict:
 def registered(before: Money, balance: Balance) -> bool:
     """Has a payment of `before` been registered on the account?"""
     return balance.payment_registered or balance.total.cents < before.cents
+
+
+# --- a payment this libcli started ------------------------------------------------
+#
+# The library's page says only that a payment is open; the address to finish
+# it at is in libcli's hands once, when the payment starts. It is kept (0600,
+# with the session cache) until the account shows the payment registered or
+# the library's open time has passed, so a stopped `pay` can be resumed.
+
+
+class PendingPayment(Struct, frozen=True):
+    url: str
+    amount: Money
+    started: datetime
+    expires: datetime | None = None  # None: the library does not say
+
+
+def _pending_path(card) -> Path:
+    import hashlib
+
+    from libcli import storage
+
+    key = hashlib.sha1(card.key.encode()).hexdigest()[:16]
+    return storage.cache_dir() / "payments" / f"{card.library}-{key}.json"
+
+
+def remember_payment(card, url: str, amount: Money, open_minutes: int | None,
+                     now: datetime | None = None) -> PendingPayment:
+    from libcli import storage
+
+    started = now or datetime.now(timezone.utc)
+    pending = PendingPayment(url, amount, started,
+                             started + timedelta(minutes=open_minutes) if open_minutes else None)
+    storage.write_cache(_pending_path(card), msgspec.to_builtins(pending))
+    return pending
+
+
+def pending_payment(card, now: datetime | None = None) -> PendingPayment | None:
+    """The payment this libcli started for the card, unless it has expired."""
+    from libcli import storage
+
+    path = _pending_path(card)
+    data = storage.read_cache(path)
+    if data is None:
+        return None
+    try:
+        pending = msgspec.convert(data, PendingPayment)
+    except msgspec.ValidationError:
+        forget_payment(card)
+        return None
+    if pending.expires is not None and pending.expires <= (now or datetime.now(timezone.utc)):
+        forget_payment(card)
+        return None
+    return pending
+
+
+def forget_payment(card) -> None:
+    import contextlib
+
+    with contextlib.suppress(OSError):
+        _pending_path(card).unlink()
+
+
+def payment_open_error(card, pending: PendingPayment | None) -> Refused:
+    """The library shows an open payment: say where to finish it and until when."""
+    if pending is None:
+        return Refused("a payment is already in progress at the library (not started by this "
+                       "libcli, or its address was not kept); finish it, or wait until it "
+                       "expires", hint=f"check with: libcli fees --card {card.name}")
+    until = (f"; the library keeps it open until about "
+             f"{pending.expires.astimezone().strftime('%H:%M')}" if pending.expires else "")
+    return Refused(f"a payment of {pending.amount} started at "
+                   f"{pending.started.astimezone().strftime('%H:%M')} is still open{until}: "
+                   f"{pending.url}",
+                   hint=f"finish it at that address, or open it again with: "
+                        f"libcli pay --card {card.name} --resume")

@@ -30,7 +30,7 @@ import stat
 import sys
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from libcli.errors import ConfigError
 
@@ -163,9 +163,12 @@ def atomic_write(path: Path, text: str, *, follow_symlink: bool = False) -> None
             os.close(dirfd)
 
 
-def write_json(path: Path, data: Any, *, follow_symlink: bool = False) -> None:
-    atomic_write(path, json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
-                 follow_symlink=follow_symlink)
+def write_json(path: Path, data: Any, *, follow_symlink: bool = False,
+               encode: Callable[[Any], str] | None = None) -> None:
+    """`encode`: the caller's own JSON encoder (msgspec for snapshots)."""
+    text = (encode(data) if encode is not None
+            else json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    atomic_write(path, text, follow_symlink=follow_symlink)
 
 
 def _open_lock(path: Path) -> int:
@@ -302,18 +305,22 @@ def check_cache_dirs(path: Path) -> None:
         d = d.parent
 
 
-def read_json(path: Path, *, what: str, follow_symlink: bool = True) -> Any | None:
+def read_json(path: Path, *, what: str, follow_symlink: bool = True,
+              decode: Callable[[bytes], Any] | None = None) -> Any | None:
     """Read a JSON file libcli owns; None when it does not exist.
 
     A file that is unreadable or not JSON raises ConfigError naming it; the
     file is left as it is for the person to inspect. Without
-    `follow_symlink` (caches), a symbolic link is not followed.
+    `follow_symlink` (caches), a symbolic link is not followed. `decode`:
+    the caller's own JSON decoder (msgspec for snapshots); its ValueError
+    is "not valid JSON".
     """
     try:
         flags = os.O_RDONLY | os.O_CLOEXEC | (0 if follow_symlink else os.O_NOFOLLOW)
         fd = os.open(path, flags)
         with os.fdopen(fd, "rb") as fh:
-            text = fh.read().decode("utf-8")
+            raw = fh.read()
+            text = raw.decode("utf-8")
     except FileNotFoundError:
         return None
     except OSError as exc:
@@ -325,16 +332,18 @@ def read_json(path: Path, *, what: str, follow_symlink: bool = True) -> Any | No
         raise ConfigError(f"cannot read the {what} {path}: {exc.__class__.__name__}") from None
     check_permissions(path)
     try:
-        return json.loads(text)
+        return json.loads(text) if decode is None else decode(raw)
     except json.JSONDecodeError as exc:
-        raise ConfigError(
-            f"the {what} {path} is not valid JSON (line {exc.lineno}, column {exc.colno}); "
-            "it was left untouched",
-            hint="fix or move the file away, then run the command again",
-        ) from None
+        where = f"line {exc.lineno}, column {exc.colno}"
+    except ValueError as exc:
+        where = str(exc)
+    raise ConfigError(
+        f"the {what} {path} is not valid JSON ({where}); it was left untouched",
+        hint="fix or move the file away, then run the command again",
+    ) from None
 
 
-def read_cache(path: Path) -> Any | None:
+def read_cache(path: Path, *, decode: Callable[[bytes], Any] | None = None) -> Any | None:
     """Read a cache file; a damaged cache is discarded (it is rebuilt). A
     cache in a directory others can write to is not read (a warning)."""
     try:
@@ -343,7 +352,7 @@ def read_cache(path: Path) -> Any | None:
         warn(exc.message)
         return None
     try:
-        data = read_json(path, what="cache file", follow_symlink=False)
+        data = read_json(path, what="cache file", follow_symlink=False, decode=decode)
     except ConfigError:
         with contextlib.suppress(OSError):
             path.unlink()
@@ -352,13 +361,13 @@ def read_cache(path: Path) -> Any | None:
     return data
 
 
-def write_cache(path: Path, data: Any) -> bool:
+def write_cache(path: Path, data: Any, *, encode: Callable[[Any], str] | None = None) -> bool:
     """Write a cache file; a cache that cannot be written (a full disk, a
     read-only or unsafe directory) is a warning, never a failed command:
     the result the person asked for is still printed. True when written."""
     try:
         check_cache_dirs(path)
-        write_json(path, data)
+        write_json(path, data, encode=encode)
         return True
     except ConfigError as exc:
         warn(exc.message)

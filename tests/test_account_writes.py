@@ -8,7 +8,8 @@ import asyncio
 import httpx
 
 from tests.finna_sandbox import demo
-from libcli.account import AccountService, save_snapshot, session_path, snapshot_path
+from libcli.account import AccountService, session_path
+from libcli.snapshot import save_snapshot, snapshot_path
 from libcli.model import Card
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from libcli import account, cards
+from libcli import cards, snapshot
 from libcli.backends.finna import FinnaBackend
 from libcli.cli import cli
 from libcli.sandbox.circulation import Clock
@@ -131,7 +131,7 @@ def test_a_session_of_the_wrong_inner_shape_is_discarded(two_cards, inner):
 def test_offline_loans_over_a_snapshot_of_the_wrong_shape(two_cards, loans):
     add_other(two_cards)
     assert CliRunner().invoke(cli, ["loans"]).exit_code == 0
-    path = account.snapshot_path("other")
+    path = snapshot.snapshot_path("other")
     data = json.loads(path.read_text())
     path.write_text(json.dumps(data | {"loans": loans}))
     r = CliRunner().invoke(cli, ["loans", "--offline"])

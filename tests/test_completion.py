@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from libcli.account import save_snapshot
+from libcli.snapshot import save_snapshot
 from libcli.model import Card, Hold, HoldStatus, Loan
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from libcli.account import SESSION_VERSION
 from libcli.cli import cli
+from libcli.snapshot import SNAPSHOT_VERSION
 from tests.helpers.live_server import LiveServer
 
 HERE = Path(__file__).resolve().parent
@@ -56,7 +58,8 @@ def test_a_damaged_cache_file_is_discarded_rebuilt_and_named(heili, kind, damage
     if damage != "wrong shape":  # valid JSON of another shape is silently replaced
         assert f"discarded the damaged cache file {path}" in r.stderr
     data = json.loads(path.read_text())  # rebuilt, valid
-    assert isinstance(data, dict) and data.get("version") == 1
+    version = SNAPSHOT_VERSION if kind == "snapshots" else SESSION_VERSION
+    assert isinstance(data, dict) and data.get("version") == version
     if kind == "snapshots":
         assert data["loans"]
         # Completion reads the snapshot without a network; it works again.
@@ -117,7 +120,7 @@ def test_loans_and_renew_of_one_card_at_once_both_finish(isolated, tmp_path):
                 json.loads(out)
             snap = Path(env["LIBCLI_CACHE_DIR"]) / "snapshots" / "me.json"
             data = json.loads(snap.read_text())
-            assert data["loans"] and data["version"] == 1
+            assert data["loans"] and data["version"] == SNAPSHOT_VERSION
             for path in (Path(env["LIBCLI_CACHE_DIR"])).rglob("*.json"):
                 json.loads(path.read_text())
             leftovers = [p for p in Path(env["LIBCLI_CACHE_DIR"]).rglob("*.tmp")]

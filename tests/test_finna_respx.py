@@ -135,7 +135,7 @@ def test_a_renew_post_is_never_retried_and_the_account_is_read_again(respx_mock)
     b = backend()
     loans = run(b.loans())
     [result] = run(b.renew([loans[0]]))
-    assert post.call_count == 1 and reads.call_count == 3  # list, fresh list, re-read
+    assert post.call_count == 1 and reads.call_count == 2  # the list, the re-read
     assert not result.renewed and "try again" in result.message
 
 
@@ -144,8 +144,7 @@ def test_a_dropped_connection_on_a_post_is_not_retried(respx_mock):
     renewed = LOANS.replace("<strong>Eräpäivä: 5.3.2025</strong>",
                             "<strong>Eräpäivä: 2.4.2025</strong>")
     respx_mock.get("/MyResearch/CheckedOut").mock(side_effect=[
-        httpx.Response(200, html=LOANS), httpx.Response(200, html=LOANS),
-        httpx.Response(200, html=renewed)])
+        httpx.Response(200, html=LOANS), httpx.Response(200, html=renewed)])
     post = respx_mock.post("/MyResearch/CheckedOut").mock(side_effect=httpx.ReadError("boom"))
     b = backend()
     loans = run(b.loans())
@@ -158,7 +157,7 @@ def test_a_dropped_connection_on_a_post_is_not_retried(respx_mock):
 @respx.mock(base_url=BASE)
 def test_when_the_re_read_fails_too_the_outcome_is_unreachable(respx_mock):
     respx_mock.get("/MyResearch/CheckedOut").mock(
-        side_effect=[httpx.Response(200, html=LOANS)] * 2 + [httpx.Response(503)] * 8)
+        side_effect=[httpx.Response(200, html=LOANS)] + [httpx.Response(503)] * 8)
     post = respx_mock.post("/MyResearch/CheckedOut").respond(500)
     b = backend()
     loans = run(b.loans())
@@ -185,7 +184,7 @@ def test_login_page_in_the_middle_of_a_renew_logs_in_and_rereads_without_reposti
 
 
 @respx.mock(base_url=BASE)
-def test_renew_posts_selected_tokens_with_fresh_csrf_and_maps_rows(respx_mock):
+def test_renew_posts_selected_tokens_with_the_lists_csrf_and_maps_rows(respx_mock):
     answer = LOANS.replace(
         "<strong>Eräpäivä: 5.3.2025</strong>",
         "<strong>Eräpäivä: 2.4.2025</strong><div class='alert alert-success'>Uusiminen onnistui</div>")
@@ -208,17 +207,6 @@ def test_renew_posts_selected_tokens_with_fresh_csrf_and_maps_rows(respx_mock):
     assert results[0].message == "Tämän lainan uusimiskerrat ovat tulleet täyteen"
     assert "reserved" in results[1].message
     assert results[2].new_due_date == date(2025, 4, 2)
-
-
-@respx.mock(base_url=BASE)
-def test_renew_all_uses_the_renew_all_path(respx_mock):
-    respx_mock.get("/MyResearch/CheckedOut").respond(200, html=LOANS)
-    post = respx_mock.post("/MyResearch/CheckedOut").respond(200, html=LOANS)
-    results = run(backend().renew_all())
-    sent = form(post.calls.last.request)
-    assert ("renewAll", "1") in sent
-    assert [v for k, v in sent if k == "renewAllIDS[]"] == ["9001|5000001", "9003|5000003"]
-    assert len(results) == 3 and not any(r.renewed for r in results)
 
 
 def _payment_routes(respx_mock, location: str):

@@ -383,3 +383,53 @@ def test_every_data_file_is_installed_by_pip_install():
             if path.is_file() and "__pycache__" not in path.parts:
                 name = path.relative_to(package).as_posix()
                 assert any(fnmatch(name, p) for p in patterns), f"{name} is not in package-data"
+
+
+# 11. The pickup prompt takes what --pickup takes, and offers the default --------
+
+def converse(env, args, answers: list[tuple[bytes, bytes]]):
+    """Run the command on a terminal; at each prompt (bytes awaited on stderr)
+    type the answer. Returns (exit code, stdout, stderr)."""
+    master, slave = os.openpty()
+    proc = subprocess.Popen([*libcli_command(), *args], env=env, stdin=slave,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    os.close(slave)
+    seen = b""
+    try:
+        for prompt, answer in answers:
+            deadline = time.monotonic() + 60
+            while seen.count(prompt) < 1 and time.monotonic() < deadline:
+                ready, _, _ = select.select([proc.stderr], [], [], 1)
+                if ready:
+                    chunk = os.read(proc.stderr.fileno(), 4096)
+                    if not chunk:
+                        break
+                    seen += chunk
+            assert prompt in seen, seen
+            seen = seen.replace(prompt, b"<asked>", 1)
+            os.write(master, answer + b"\n")
+        out, err = proc.communicate(timeout=60)
+        return proc.returncode, out.decode(), (seen + err).decode()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+
+
+PLACE = ["demo", "hold", "place", HOLDABLE, "--card", "demo-heili"]
+
+
+def test_the_pickup_prompt_takes_a_name_prefix_after_a_wrong_answer(env, demo):
+    code, out, err = converse(env, PLACE, [(b"Pickup location", b"Kouvola"),
+                                           (b"Pickup location", b"imat")])
+    assert code == 0, err
+    assert "is not one of the choices" in err
+    assert "Imatran pääkirjasto" in out + err
+
+
+def test_the_pickup_prompt_offers_the_librarys_default(env, demo):
+    code, out, err = converse(env, PLACE, [(b"Pickup location", b"")])
+    assert code == 0, err
+    assert "[Lappeenrannan pääkirjasto]" in err and "(default)" in err
+    assert "Lappeenrannan pääkirjasto" in out + err.split("<asked>")[-1]

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from libcli import account
+from libcli import snapshot
 from libcli.cli import cli
 from tests.helpers.demo_card import served_with_card
 
@@ -36,7 +36,7 @@ def cache() -> Path:
 def test_a_dangling_lock_link_is_not_followed(heili, tmp_path):
     target = tmp_path / "elsewhere" / "planted"
     target.parent.mkdir()
-    lock = account.snapshot_path("me").with_name("me.json.lock")
+    lock = snapshot.snapshot_path("me").with_name("me.json.lock")
     lock.parent.mkdir(parents=True, exist_ok=True)
     lock.symlink_to(target)
     r = CliRunner().invoke(cli, ["loans"])
@@ -63,7 +63,7 @@ def test_a_snapshot_that_is_a_link_is_not_written_through(heili, tmp_path):
     assert CliRunner().invoke(cli, ["loans"]).exit_code == 0
     victim = tmp_path / "victim.txt"
     victim.write_text("precious\n")
-    snap = account.snapshot_path("me")
+    snap = snapshot.snapshot_path("me")
     snap.unlink()
     snap.symlink_to(victim)
     heili.library.loans[next(iter(heili.library.loans))].renewals += 1  # something new to save

@@ -59,14 +59,15 @@ def test_parse_date_is_day_first_and_never_guesses(text, expected):
     ("-2,00 €", -200),
     ("$1.20", 120),
     ("0.10$", 10),
-    ("12,5 €", 1250),
 ])
 def test_parse_money_is_integer_cents(text, cents):
     result = pages.parse_money(text, "fines")
     assert result == cents and type(result) is int
 
 
-@pytest.mark.parametrize("text", ["", "none", "€"])
+# "12,5 €": one decimal is a number cut short (WebPAC prints cents, as
+# Finna's ICU does); the one money reader every backend shares refuses it.
+@pytest.mark.parametrize("text", ["", "none", "€", "12,5 €"])
 def test_parse_money_refuses_non_amounts(text):
     with pytest.raises(PageNotUnderstood):
         pages.parse_money(text, "fines")

@@ -90,6 +90,9 @@ class SiteSession:
 
 class Backend(abc.ABC):
     name: str = ""
+    # How long the library keeps a started online payment open (minutes);
+    # None: the site does not say. `libcli pay` shows it with the address.
+    payment_open_minutes: int | None = None
 
     def __init__(
         self,
@@ -154,9 +157,6 @@ class Backend(abc.ABC):
     async def renew(self, loans: list[Loan]) -> list[RenewResult]:
         """Renew these loans in one post; one result per loan, in order."""
         raise NotSupported(f"{self.consortium.name}: renewing online is not supported")
-
-    async def renew_all(self) -> list[RenewResult]:
-        return await self.renew(await self.loans())
 
     async def cancel_holds(self, holds: list[Hold]) -> list[CancelResult]:
         raise NotSupported(f"{self.consortium.name}: cancelling holds online is not supported")

@@ -10,13 +10,15 @@ with a live session; a cold start adds 2 (see below):
 
 - loans, holds, fees: 1 each (loans: +1 per further page of 50; a page
   claiming more than MAX_LOANS loans or MAX_LOAN_PAGES pages is refused);
-- renew / renew all: 2 (the loans page for fresh tokens and CSRF, one post
-  whose answer is the re-read list with a result in each row); on a paged
-  account the pages are read together and each page's post goes out with
-  the others', and when a renewed loan moves to another page in the due-date
-  order, the pages are read together once more (3 round trips in all);
-- cancel holds: 2 (the list, which also puts the IDs in the session's
-  whitelist; one post whose answer is the re-read list);
+- renew: 1 after the loans were read in this run (one post, with the renew
+  form that read found, whose answer is the re-read list with a result in
+  each row), else 2 (the loans page first); on a paged account each page's
+  post goes out with the others', to the page the loan is on, and when a
+  renewed loan moves to another page in the due-date order, the pages are
+  read together once more;
+- cancel holds: 1 after the holds were read in this run (one post whose
+  answer is the re-read list), else 2 (the list first: showing it puts the
+  IDs in the session's whitelist);
 - pickup locations: 2 (holdings tab, hold form; with request groups +1
   round trip, one AJAX call per group, together); place a hold: 4 (holdings
   tab, hold form, post, the redirect to the record page with the flash);
@@ -109,10 +111,25 @@ MAX_LOANS = 2000
 
 class FinnaBackend(Backend):
     name = "finna"
+    # A started transaction blocks a new one until it is this old
+    # (FinnaOnlinePaymentControllerTrait: getStartedTransactionForPatron with
+    # `transactionMaxDuration`, default 15 minutes).
+    payment_open_minutes = 15
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self._language_sent = False
+        # The loans pages this run read, with their renew forms, so that a
+        # renewal right after the read posts without reading again. Finna's
+        # checkedout.phtml (l. 60-62, 155) has one form per page, without an
+        # action (it posts to the page it is on), a csrf hidden field and a
+        # renewSelectedIDS[] checkbox per renewable row: the page's URL, its
+        # CSRF token and each row's value are all a post needs.
+        self._loans_read: tuple[list[tuple[str, pages.LoansPage]],
+                                list[pages.RawLoan]] | None = None
+        # Likewise the holds list this run read: its rows' selectedIDS[] values
+        # (holds/list.phtml l. 116), which reading it put in the session's whitelist.
+        self._holds_read: list[pages.RawHold] | None = None
 
     # -- HTTP ----------------------------------------------------------------
 
@@ -394,23 +411,17 @@ class FinnaBackend(Backend):
             author=raw.author, record_id=raw.record_id, barcode=raw.barcode,
             material=raw.material, renewals_used=used, renewals_limit=limit,
             renewable=renewable, not_renewable_reason=None if renewable else reason,
-            reserved_by_others=raw.reserved, renew_token=raw.renew_token,
+            reserved_by_others=raw.reserved,
             status=due_status(policy, raw.due_date, self.today),
             estimated_fee=estimated_late_fee(policy, raw.material, raw.due_date, self.today),
             due_time=raw.due_time,
         )
 
     async def loans(self) -> list[Loan]:
-        _, raws = await self._loan_pages()
-        return [self._to_loan(r) for r in raws]
+        self._loans_read = await self._loan_pages()
+        return [self._to_loan(r) for r in self._loans_read[1]]
 
     # -- renewing -----------------------------------------------------------------
-
-    async def renew(self, loans: list[Loan]) -> list[RenewResult]:
-        return await self._renew(loans, renew_all=False)
-
-    async def renew_all(self) -> list[RenewResult]:
-        return await self._renew(None, renew_all=True)
 
     def _read_back(self, tree, group, requested, results, unclear: str, moved: list) -> None:
         """After a renew post of unclear outcome: a loan whose due date moved
@@ -455,12 +466,18 @@ class FinnaBackend(Backend):
         return RenewResult(loan_id=loan_id, title=loan.title, renewed=renewed,
                            new_due_date=due, message=message, card=self.card.name)
 
-    async def _renew(self, loans: list[Loan] | None, *, renew_all: bool) -> list[RenewResult]:
-        page_list, raws = await self._loan_pages()
+    async def renew(self, loans: list[Loan]) -> list[RenewResult]:
+        # The renew forms this run read, when they list every loan asked for
+        # (the service reads before it writes); else the pages, once. Either
+        # way they are spent by the posts: a second renewal reads again.
+        read, self._loans_read = self._loans_read, None
+        if read is None or not {l.key for l in loans} <= {r.key for r in read[1]}:
+            read = await self._loan_pages()
+        page_list, raws = read
         current = {r.key: r for r in raws}
         page_of = {r.key: url for url, lp in page_list for r in lp.loans}
         csrf_of = {url: lp.csrf for url, lp in page_list}
-        requested: list[Loan | pages.RawLoan] = list(loans) if loans is not None else list(raws)
+        requested = list(loans)
         results: list[RenewResult | None] = [None] * len(requested)
         to_post: dict[str, list[tuple[int, pages.RawLoan]]] = {}
         for i, loan in enumerate(requested):
@@ -479,12 +496,9 @@ class FinnaBackend(Backend):
         # One post per page, all at once: each answer is its own page again,
         # with a result in each renewed row (one round trip for any number of pages).
         groups = list(to_post.items())
-        first = page_list[0][1]
-        all_ids = (first.renew_all_ids if renew_all and len(page_list) == 1 and first.can_renew_all
-                   else None)
         moved: list[tuple[int, pages.RawLoan, str]] = []
         outcomes = await asyncio.gather(
-            *(self._post_renewals(url, group, csrf_of.get(url), all_ids, requested, results, moved)
+            *(self._post_renewals(url, group, csrf_of.get(url), requested, results, moved)
               for url, group in groups),
             return_exceptions=True)
         failed = [o for o in outcomes if isinstance(o, BaseException)]
@@ -506,20 +520,15 @@ class FinnaBackend(Backend):
         return [r for r in results if r is not None]
 
     async def _post_renewals(self, url: str, group: list[tuple[int, pages.RawLoan]],
-                             csrf: str | None, all_ids: list[str] | None,
-                             requested: list, results: list, moved: list) -> None:
-        """Renew the loans of one loans page, posting its form once (with
-        `all_ids`, the page's renew-all form); fill `results`, and `moved`
-        with the loans its answer no longer lists."""
+                             csrf: str | None, requested: list, results: list,
+                             moved: list) -> None:
+        """Renew the loans of one loans page, posting its form once; fill
+        `results`, and `moved` with the loans its answer no longer lists."""
         data: list[tuple[str, str]] = []
         if csrf:
             data.append(("csrf", csrf))
-        if all_ids:
-            data.append(("renewAll", "1"))
-            data += [("renewAllIDS[]", v) for v in all_ids]
-        else:
-            data.append(("renewSelected", "1"))
-            data += [("renewSelectedIDS[]", raw.renew_token) for _, raw in group]
+        data.append(("renewSelected", "1"))
+        data += [("renewSelectedIDS[]", raw.renew_token) for _, raw in group]
         generation = self.site.generation
         try:
             page = await self._fetch("POST", url, data=data)
@@ -584,12 +593,13 @@ class FinnaBackend(Backend):
             author=raw.author, record_id=raw.record_id, queue_position=raw.queue_position,
             queue_length=raw.queue_length, pickup_location=raw.pickup_location,
             pickup_by=raw.pickup_by, created=raw.created, expires=raw.expires,
-            cancellable=raw.cancel_token is not None, cancel_token=raw.cancel_token,
+            cancellable=raw.cancel_token is not None,
         )
 
     async def holds(self) -> list[Hold]:
         _, tree = await self._account(HOLDS_URL, pages.HOLDS_PAGE, pages.is_holds_page)
-        return [self._to_hold(r) for r in pages.parse_holds(tree).holds]
+        self._holds_read = pages.parse_holds(tree).holds
+        return [self._to_hold(r) for r in self._holds_read]
 
     def _cancel_result(self, hold, cancelled: bool, message: str | None = None) -> CancelResult:
         hid = hold.id if isinstance(hold, Hold) else self._to_hold(hold).id
@@ -597,9 +607,13 @@ class FinnaBackend(Backend):
                             card=self.card.name)
 
     async def cancel_holds(self, holds: list[Hold]) -> list[CancelResult]:
-        # The IDs must have been shown in this session, so read the list first.
-        page, tree = await self._account(HOLDS_URL, pages.HOLDS_PAGE, pages.is_holds_page)
-        current = {r.key: r for r in pages.parse_holds(tree).holds}
+        # The IDs must have been shown in this session: the list this run read,
+        # else the list first. A post spends it (a second cancel reads again).
+        read, self._holds_read = self._holds_read, None
+        if read is None or not {h.key for h in holds} <= {r.key for r in read}:
+            _, tree = await self._account(HOLDS_URL, pages.HOLDS_PAGE, pages.is_holds_page)
+            read = pages.parse_holds(tree).holds
+        current = {r.key: r for r in read}
         results: list[CancelResult | None] = [None] * len(holds)
         posting: list[tuple[int, pages.RawHold]] = []
         for i, hold in enumerate(holds):

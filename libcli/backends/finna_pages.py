@@ -30,9 +30,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from msgspec import Struct, field
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from libcli.backends.shared import fee_type_of, parse_money
+from libcli.backends.shared import fee_type_of, parse_money, read_date
 from libcli.errors import PageNotUnderstood
-from libcli.markup import clean, parse
+from libcli.markup import clean, form_fields, parse
 from libcli.model import FeeType, Material, PickupLocation, SearchResult
 
 LOANS_PAGE = "checked-out items"
@@ -64,14 +64,7 @@ def text_of(node: LexborNode | None) -> str:
 
 
 def parse_date(text: str | None) -> date | None:
-    m = DATE_RE.search(text or "")
-    if not m:
-        return None
-    day, month, year = (int(g) for g in m.groups())
-    try:
-        return date(year, month, day)
-    except ValueError:
-        return None
+    return read_date(text)  # d.m.yyyy (VuFind's displayDateFormat in Finna)
 
 
 def _int_attr(node: LexborNode | None, name: str) -> int | None:
@@ -271,49 +264,6 @@ def support_notice(tree: LexborHTMLParser) -> str | None:
 # --- forms ---------------------------------------------------------------------
 
 
-def form_fields(form: LexborNode, *, submit: str | None = None,
-                skip: Iterable[str] = ()) -> list[tuple[str, str]]:
-    """The name/value pairs a browser would post for this form.
-
-    Hidden, text-like inputs, checked checkboxes/radios, selects (the
-    selected option, else the first) and textareas; of the submit buttons
-    only the one named ``submit``.
-    """
-    skip = set(skip)
-    out: list[tuple[str, str]] = []
-    for node in form.css("input, select, textarea, button"):
-        attrs = node.attributes
-        name = attrs.get("name")
-        if not name or name in skip or "disabled" in attrs:
-            continue
-        if node.tag == "select":
-            options = node.css("option")
-            chosen = next((o for o in options if "selected" in o.attributes), None)
-            if chosen is None and options:
-                chosen = options[0]
-            if chosen is not None:
-                value = chosen.attributes.get("value")
-                out.append((name, value if value is not None else text_of(chosen)))
-            continue
-        if node.tag == "textarea":
-            out.append((name, node.text(deep=True) or ""))
-            continue
-        kind = (attrs.get("type") or ("submit" if node.tag == "button" else "text")).lower()
-        value = attrs.get("value") or ""
-        if kind in ("submit", "button", "image", "reset"):
-            if submit is not None and name == submit:
-                out.append((name, value or "1"))
-            continue
-        if kind in ("checkbox", "radio"):
-            if "checked" in attrs:
-                out.append((name, value or "on"))
-            continue
-        if kind == "file":
-            continue
-        out.append((name, value))
-    return out
-
-
 class LoginForm(Struct):
     action: str | None
     fields: list[tuple[str, str]]  # everything but username and password
@@ -422,8 +372,6 @@ class LoansPage(Struct):
     total: int | None
     csrf: str | None
     has_form: bool
-    renew_all_ids: list[str]
-    can_renew_all: bool
     other_page_failures: list[str] = field(default_factory=list)
     flashes: list[Flash] = field(default_factory=list)
     last_page: int = 1
@@ -907,14 +855,9 @@ def parse_loans(html: str | LexborHTMLParser) -> LoansPage:
             raise PageNotUnderstood(
                 LOANS_PAGE, f"the header says {total} items but {len(loans)} rows were read")
     csrf = None
-    renew_all_ids: list[str] = []
-    can_renew_all = False
     if form is not None:
         node = form.css_first("input[name=csrf]")
         csrf = node.attributes.get("value") if node is not None else None
-        renew_all_ids = [n.attributes.get("value") or "" for n in form.css('input[name="renewAllIDS[]"]')]
-        renew_all_ids = [v for v in renew_all_ids if v]
-        can_renew_all = form.css_first("#renewAll, [name=renewAll]") is not None
     if csrf is None:
         node = tree.css_first("input[name=csrf]")
         csrf = node.attributes.get("value") if node is not None else None
@@ -926,8 +869,7 @@ def parse_loans(html: str | LexborHTMLParser) -> LoansPage:
         text = text_of(node)
         if _RENEW_FAIL.search(text):
             other.append(text)
-    return LoansPage(loans, total, csrf, form is not None, renew_all_ids, can_renew_all,
-                     other, flashes(tree), last)
+    return LoansPage(loans, total, csrf, form is not None, other, flashes(tree), last)
 
 
 # --- holds ------------------------------------------------------------------------

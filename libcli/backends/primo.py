@@ -338,7 +338,7 @@ class PrimoBackend(Backend):
 
     async def _renew_one(self, loan: Loan) -> RenewResult | None:
         data = await self._priv("POST", ACCOUNT + "renew_loans", pj.RENEW,
-                                json={"id": loan.renew_token or loan.key})
+                                json={"id": loan.key})  # the loanid
         row = pj.loans_in_answer(data).get(loan.key)
         if row is None:
             return None
@@ -427,7 +427,7 @@ class PrimoBackend(Backend):
         """None when cancelled, else the library's reason. The body is the
         one captured from the UI and verified live [S1 OPY cancel_hold];
         LCLI's ``{"id"}`` and BSB's ``{"requestIds"}`` are unverified."""
-        request_id = hold.cancel_token or hold.key
+        request_id = hold.key  # the requestid
         data = await self._priv("POST", ACCOUNT + "cancel_requests", pj.CANCEL,
                                 json={"request_id": request_id, "request_type": "holds"})
         return pj.cancel_note(data, request_id)
@@ -523,6 +523,33 @@ class PrimoBackend(Backend):
             holdings = pj.holdings_of(answer)
         if not holdings:
             raise Refused(f"{self.consortium.name} lists no physical copies of record {mms}")
+        generation = self.site.generation
+        try:
+            found = await self._requestable_items(mms, lang, holdings)
+        except pj.Failed:
+            if self.site.generation == generation:
+                raise
+            # A re-login happened half-way (the saved token was revoked): the
+            # service id belonged to the old login (§8.6), so the chain starts
+            # again under the new one.
+            found = await self._requestable_items(mms, lang, holdings)
+        items = [i for group in found for i in group]
+        if not items:
+            raise Refused(f"{self.consortium.name} offers no copy of record {mms} for a hold")
+        item = items[0]
+        path, query = self._split_link(item.link)
+        query.update({"itemid": item.item_id, "itemcategoryname": item.category,
+                      "itemstatusname": item.status, "mainlocationname": item.main_location,
+                      "secondarylocationname": item.sub_location, "vid": self.view})
+        data = await self._priv("GET", path, pj.REQUEST_FORM, params=query)
+        form = pj.read_request_form(data)
+        if form is None:
+            raise Refused(f"{self.consortium.name} offers no hold request for record {mms}")
+        return mms, item, form
+
+    async def _requestable_items(self, mms: str, lang: str, holdings: list) -> list:
+        """Steps 2–3 of the chain: the physical service id, then each
+        holding's requestable items under it."""
         await self._valid_token()  # the service id belongs to the login (§5 step 2 [S1 OPY])
         service = await self._pub_json("GET", SERVICE_URL.format(mms=mms), pj.HOLDINGS, params={
             "vid": self.view, "lang": lang, "recordOwner": self.institution,
@@ -546,20 +573,7 @@ class PrimoBackend(Backend):
                                     json=body)
             return pj.requestable_items(data)
 
-        found = await asyncio.gather(*(items_of(h) for h in holdings))
-        items = [i for group in found for i in group]
-        if not items:
-            raise Refused(f"{self.consortium.name} offers no copy of record {mms} for a hold")
-        item = items[0]
-        path, query = self._split_link(item.link)
-        query.update({"itemid": item.item_id, "itemcategoryname": item.category,
-                      "itemstatusname": item.status, "mainlocationname": item.main_location,
-                      "secondarylocationname": item.sub_location, "vid": self.view})
-        data = await self._priv("GET", path, pj.REQUEST_FORM, params=query)
-        form = pj.read_request_form(data)
-        if form is None:
-            raise Refused(f"{self.consortium.name} offers no hold request for record {mms}")
-        return mms, item, form
+        return await asyncio.gather(*(items_of(h) for h in holdings))
 
     def _split_link(self, link: str) -> tuple[str, dict[str, str]]:
         parts = urlsplit(link)

@@ -309,7 +309,7 @@ def read_loan(row: dict, index: int = 0, *, card: str, policy: Policy, today: da
         barcode=first(row.get("itembarcode")),
         call_number=first(row.get("callnumber2")) or first(row.get("callnumber")),
         material=material, renewals_limit=policy.renewal_limit_for(material),
-        renewable=renewable, not_renewable_reason=reason, renew_token=key,
+        renewable=renewable, not_renewable_reason=reason,
         status=due_status(policy, due, today),
         estimated_fee=estimated_late_fee(policy, material, due, today))
 
@@ -374,7 +374,7 @@ def read_hold(row: dict, index: int = 0, *, card: str, account: str | None = Non
         pickup_by=ymd(first(row.get("endholddate"))) if status is HoldStatus.READY else None,
         created=ymd(first(row.get("requestdate"))),
         expires=ymd(first(row.get("endrequestdate"))),
-        cancellable=cancellable, cancel_token=key if cancellable else None)
+        cancellable=cancellable)
 
 
 def cancel_note(data: Any, request_id: str) -> str | None:

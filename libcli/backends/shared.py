@@ -5,6 +5,7 @@ patron named. Light to import (no HTML parser): the JSON backends use it too."""
 from __future__ import annotations
 
 import re
+from datetime import date
 
 from libcli.errors import UsageError
 from libcli.model import FeeType, PickupLocation
@@ -30,6 +31,35 @@ def parse_money(text: str | None) -> int | None:
     part = part or "00"
     cents = int(whole) * 100 + int(part)
     return -cents if sign else cents
+
+
+# A date as libraries print it: day, month and year in the site's order,
+# one separator throughout (Finna: d.m.yyyy, VuFind's displayDateFormat;
+# WebPAC: the site's own order, reference/webpac.md §4).
+_DAY, _MONTH, _YEAR = r"(?P<d>\d{1,2})", r"(?P<m>\d{1,2})", r"(?P<y>\d{4}|\d{2})"
+_DATE_ORDERS = {
+    "dmy": re.compile(_DAY + r"(?P<s>[-./])" + _MONTH + r"(?P=s)" + _YEAR + r"(?!\d)"),
+    "mdy": re.compile(_MONTH + r"(?P<s>[-./])" + _DAY + r"(?P=s)" + _YEAR + r"(?!\d)"),
+    "ymd": re.compile(_YEAR + r"(?P<s>[-./])" + _MONTH + r"(?P=s)" + _DAY + r"(?!\d)"),
+}
+
+
+def read_date(text: str | None, order: str = "dmy", *, whole: bool = False) -> date | None:
+    """The date in `text` (the whole text with `whole`), in the site's
+    `order` ("dmy", "mdy", "ymd"); a two-digit year is this century. None:
+    no date there, or no such day."""
+    pattern = _DATE_ORDERS.get(order)
+    if pattern is None:
+        raise ValueError(f"unknown date order {order!r} (dmy, mdy or ymd)")
+    text = (text or "").strip()
+    m = pattern.fullmatch(text) if whole else pattern.search(text)
+    if not m:
+        return None
+    year = int(m["y"]) + (2000 if len(m["y"]) == 2 else 0)
+    try:
+        return date(year, int(m["m"]), int(m["d"]))
+    except ValueError:
+        return None
 
 
 def _words(*alternatives: str) -> re.Pattern:

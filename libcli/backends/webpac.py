@@ -125,6 +125,11 @@ class WebPACBackend(Backend):
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self._refused: LoginRefused | None = None
+        # What the account pages' forms want posted, by loan or hold key, as
+        # this run read them: a loan row's renew checkbox name, a hold row's
+        # cancel checkbox name (the row index in them moves as items come and go).
+        self._renew_marks: dict[str, str] = {}
+        self._cancel_names: dict[str, str] = {}
 
     # -- plumbing ----------------------------------------------------------
 
@@ -291,14 +296,15 @@ class WebPACBackend(Backend):
             renewable=renewable,
             not_renewable_reason=reason,
             reserved_by_others=reserved,
-            renew_token=f"{row.mark_name}={row.item}",
             status=due_status(self.policy, row.due, self.today),
             estimated_fee=estimated_late_fee(self.policy, material, row.due, self.today),
         )
 
     async def loans(self) -> list[Loan]:
         page = await self._read("items", "items")
-        return [self._loan(row) for row in pages.parse_items(page.text, self.dates).rows]
+        rows = pages.parse_items(page.text, self.dates).rows
+        self._renew_marks = {row.item: row.mark_name for row in rows}
+        return [self._loan(row) for row in rows]
 
     # -- renewing ----------------------------------------------------------
 
@@ -307,21 +313,13 @@ class WebPACBackend(Backend):
             return []
         await self._ensure_login()
         data: dict[str, str] = {"currentsortorder": "current_checkout", "renewsome": "YES"}
-        if any(not loan.renew_token for loan in loans):
-            current = {r.item: r for r in pages.parse_items(
-                (await self._read("items", "items")).text, self.dates).rows}
-            tokens = [(current[l.key].mark_name, l.key) for l in loans if l.key in current]
-        else:
-            tokens = [tuple(l.renew_token.split("=", 1)) for l in loans]  # type: ignore[union-attr]
-        for name, value in tokens:
-            data[name] = value
-        return await self._renew_post(data, loans)
-
-    async def renew_all(self) -> list[RenewResult]:
-        loans = await self.loans()
-        if not loans:
-            return []
-        data = {"currentsortorder": "current_checkout", "renewall": "YES"}
+        if not {loan.key for loan in loans} <= self._renew_marks.keys():
+            await self.loans()  # not read in this run: the checkbox names come with the page
+        # Spent by the post: its answer page numbers the rows anew.
+        marks, self._renew_marks = self._renew_marks, {}
+        for loan in loans:
+            if loan.key in marks:  # a loan no longer listed is reported so by the answer
+                data[marks[loan.key]] = loan.key
         return await self._renew_post(data, loans)
 
     async def _renew_post(self, data: dict[str, str], loans: list[Loan]) -> list[RenewResult]:
@@ -425,12 +423,13 @@ class WebPACBackend(Backend):
             pickup_by=row.pickup_by,
             expires=row.expires,
             cancellable=row.cancel_name is not None and status is not HoldStatus.READY,
-            cancel_token=row.cancel_name,
         )
 
     async def holds(self) -> list[Hold]:
         page = await self._read("holds", "holds")
-        return [self._hold(row) for row in pages.parse_holds(page.text, self.dates).rows]
+        rows = pages.parse_holds(page.text, self.dates).rows
+        self._cancel_names = {row.key: row.cancel_name for row in rows if row.cancel_name}
+        return [self._hold(row) for row in rows]
 
     def _cancel_result(self, hold: Hold, cancelled: bool, message: str | None = None):
         return CancelResult(hold_id=hold.id, title=hold.title, cancelled=cancelled,
@@ -452,11 +451,11 @@ class WebPACBackend(Backend):
                 results[i] = self._cancel_result(
                     hold, False, "ready for pickup: a hold that is ready cannot be cancelled "
                     "online; contact the library")
-            elif not now.cancel_token:
+            elif now.key not in self._cancel_names:
                 results[i] = self._cancel_result(
                     hold, False, "the library offers no way to cancel this hold online")
             else:
-                data[now.cancel_token] = "on"
+                data[self._cancel_names[now.key]] = "on"
                 wanted.append(i)
         if wanted:
             note = await self._cancel_post(data)

@@ -42,7 +42,7 @@ from msgspec import Struct, field
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from libcli.errors import PageNotUnderstood
-from libcli.markup import clean, parse  # parse refuses absurdly deep nesting
+from libcli.markup import clean, form_fields, parse  # parse refuses absurdly deep nesting
 
 # --- small helpers ----------------------------------------------------------
 
@@ -53,11 +53,6 @@ MAX_ROWS = 2000
 _DATE_TOKEN = r"\d{1,4}[-./]\d{1,2}[-./]\d{1,4}"
 # One pattern per order: the year may be 2 or 4 digits, day and month 1 or 2,
 # the two separators the same (one of - . /).
-_DATES = {
-    "dmy": re.compile(r"^(?P<d>\d{1,2})(?P<s>[-./])(?P<m>\d{1,2})(?P=s)(?P<y>\d{2}|\d{4})$"),
-    "mdy": re.compile(r"^(?P<m>\d{1,2})(?P<s>[-./])(?P<d>\d{1,2})(?P=s)(?P<y>\d{2}|\d{4})$"),
-    "ymd": re.compile(r"^(?P<y>\d{2}|\d{4})(?P<s>[-./])(?P<m>\d{1,2})(?P=s)(?P<d>\d{1,2})$"),
-}
 _SHAPES = {"dmy": "dd-mm-yy", "mdy": "mm-dd-yy", "ymd": "yy-mm-dd"}
 
 
@@ -85,41 +80,27 @@ def cells(row: LexborNode) -> dict[str, LexborNode]:
 
 
 def parse_date(text: str, page: str, what: str = "a date", order: str = "dmy") -> date:
-    """A WebPAC date in the site's `order` ("dmy", "mdy", "ymd"); anything
-    else is a PageNotUnderstood naming `what`."""
-    pattern = _DATES.get(order)
-    if pattern is None:
-        raise ValueError(f"unknown date order {order!r} (dmy, mdy or ymd)")
-    m = pattern.match(text.strip())
-    if not m:
-        raise PageNotUnderstood(page, f"{what} '{text.strip()}' is not a {_SHAPES[order]} date")
-    day, month, year = int(m.group("d")), int(m.group("m")), int(m.group("y"))
-    if len(m.group("y")) == 2:
-        year += 2000
-    try:
-        return date(year, month, day)
-    except ValueError:
-        raise PageNotUnderstood(
-            page, f"{what} '{text.strip()}' is not a valid {_SHAPES[order]} date") from None
+    """A WebPAC date in the site's `order` ("dmy", "mdy", "ymd"), the whole
+    text; anything else is a PageNotUnderstood naming `what`."""
+    from libcli.backends.shared import read_date
 
-
-_MONEY = re.compile(
-    r"(?P<neg>-)?\s*(?:€|EUR|\$)?\s*(?P<neg2>-)?\s*"
-    r"(?P<int>\d{1,3}(?:[ \u00a0\u202f]\d{3})+|\d+)(?:[.,](?P<frac>\d{1,2}))?"
-    r"\s*(?:€|EUR)?"
-)
+    found = read_date(text, order, whole=True)
+    if found is None:
+        raise PageNotUnderstood(page, f"{what} '{text.strip()}' is not a valid {_SHAPES[order]} date")
+    return found
 
 
 def parse_money(text: str, page: str, what: str = "an amount") -> int:
-    """Cents from `0,60 €`, `€0.60`, `0.60`, `1 234,50 €`; never a float."""
+    """Cents from `0,60 €`, `€0.60`, `1 234,50 €` (libcli.backends.shared's
+    reader, the one every backend uses); what is no amount is a
+    PageNotUnderstood naming `what`."""
+    from libcli.backends.shared import parse_money as cents_in
+
     t = clean(text)
-    m = _MONEY.search(t)
-    if not m or not t:
+    cents = cents_in(t)
+    if cents is None:
         raise PageNotUnderstood(page, f"{what} '{t}' is not an amount of money")
-    whole = int(re.sub(r"\D", "", m.group("int")))
-    frac = m.group("frac") or "0"
-    cents = whole * 100 + int(frac.ljust(2, "0"))
-    return -cents if (m.group("neg") or m.group("neg2")) else cents
+    return cents
 
 
 def require_complete(text: str, page: str) -> None:
@@ -188,6 +169,14 @@ def _form_inputs(tree: LexborHTMLParser) -> list[tuple[LexborNode, list[LexborNo
     return owned
 
 
+def _first_submit(inputs: list[LexborNode]) -> str | None:
+    # An image button (WebPAC's usual) posts only its click's coordinates,
+    # which the site does not read: it is not posted.
+    return next((i.attributes.get("name") for i in inputs
+                 if (i.attributes.get("type") or "").lower() == "submit"
+                 and i.attributes.get("name")), None)
+
+
 def login_form(text: str) -> LoginForm | None:
     """The classic `patform` or the CAS form; None if the page has neither."""
     tree = parse(text)
@@ -201,17 +190,9 @@ def login_form(text: str) -> LoginForm | None:
     if found is None:
         return None
     form, inputs, names = found
-    fields: dict[str, str] = {}
-    for inp in inputs:
-        name = inp.attributes.get("name")
-        kind = (inp.attributes.get("type") or "text").lower()
-        if not name or name in ("code", "pin", "name"):
-            continue
-        if kind in ("checkbox", "radio") and "checked" not in inp.attributes:
-            continue
-        if kind in ("image", "reset", "button"):
-            continue
-        fields[name] = inp.attributes.get("value") or ""
+    # Pressed: the first submit button, as Enter in a browser presses it.
+    fields = dict(form_fields(form, owned=inputs, submit=_first_submit(inputs),
+                              skip=("code", "pin", "name")))
     return LoginForm(
         action=form.attributes.get("action") or "",
         fields=fields,
@@ -306,15 +287,7 @@ def confirmation(text: str, commands: tuple[str, ...]) -> Confirmation | None:
             continue
         if any((i.attributes.get("type") or "").lower() == "checkbox" for i in inputs):
             continue
-        fields: dict[str, str] = {}
-        for inp in inputs:
-            name = inp.attributes.get("name")
-            kind = (inp.attributes.get("type") or "text").lower()
-            if not name or name == "donothing":
-                continue
-            if kind in ("submit", "button", "image") and name != command:
-                continue
-            fields[name] = inp.attributes.get("value") or "YES"
+        fields = dict(form_fields(form, submit=command, pressed="YES", skip=("donothing",)))
         return Confirmation(action=form.attributes.get("action") or "", fields=fields)
     return None
 
@@ -790,13 +763,8 @@ def request_form(text: str) -> RequestForm | None:
         submit = form.css_first("input[name=submit]") or form.css_first("input[name=pat_submit]")
         if select is None and submit is None:
             continue
-        fields: dict[str, str] = {}
-        for inp in form.css("input"):
-            name = inp.attributes.get("name")
-            kind = (inp.attributes.get("type") or "text").lower()
-            if not name or kind in ("checkbox", "radio", "image", "reset", "button"):
-                continue
-            fields[name] = inp.attributes.get("value") or ""
+        pickup = select.attributes.get("name") if select is not None else None
+        fields = dict(form_fields(form, submit=_first_submit(form.css("input")), skip=(pickup,)))
         pickups = []
         if select is not None:
             for opt in select.css("option"):

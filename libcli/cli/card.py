@@ -132,10 +132,10 @@ def _try_login(card: Card, pin: str | None) -> bool:
     """Log in with a card about to be added. A refused login keeps nothing
     (exit 4); an unreachable library keeps the card (True: accepted, False:
     not tried)."""
-    from libcli.account import AccountService
+    from libcli.cli import common
     from libcli.errors import Unreachable
 
-    service = AccountService(pin_source=(lambda c: pin) if pin is not None else None)
+    service = common.service([card], **({"pin_source": lambda c: pin} if pin is not None else {}))
     [result] = service.check_logins([card])
     if result.ok:
         return True
@@ -309,12 +309,12 @@ def card_check(cards, as_json):
     Example:
       libcli card check --card mine
     """
-    from libcli.account import AccountService, exit_code_for
+    from libcli.account import exit_code_for
     from libcli.cards import CardStore
+    from libcli.cli import common
 
     selected = CardStore().select(cards)
-
-    results = AccountService().check_logins(selected)
+    results = common.service(selected).check_logins(selected)
     if as_json:
         output.emit_json({"cards": [{"card": r.card.name, "ok": r.ok,
                                      "error": output.error_json(r.error) if r.error else None}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 import click
 
@@ -36,10 +36,19 @@ def one_card(name: str | None):
     return card
 
 
-def run(coro_fn: Callable[[], Awaitable[Any]]) -> Any:
-    import asyncio  # not at the top: command modules load for completion too
+def service(cards, **options):
+    """The account service for these cards: the demo library's for demo cards
+    (through libcli.demo, the one bridge to it), else the network's."""
+    if any(c.demo for c in cards):
+        if not all(c.demo for c in cards):
+            raise UsageError("demo cards and your own cards cannot be used in one command",
+                             hint="the demo has a home of its own: libcli demo COMMAND")
+        from libcli.demo import account_service
 
-    return asyncio.run(coro_fn())
+        return account_service(**options)
+    from libcli.account import AccountService
+
+    return AccountService(**options)
 
 
 def report(results, *, quiet_ok: bool = True) -> list[dict[str, Any]]:
@@ -60,39 +69,6 @@ def finish(results, *, partial: bool = False) -> None:
     if code == 0 and partial:
         code = int(ExitCode.PARTIAL)
     click.get_current_context().exit(code)
-
-
-# The messages of resolve_ids by kind ("loan", "hold"): whole sentences, as
-# the kind's word changes form in Finnish and Swedish.
-KINDS = {
-    "loan": (N_("no loan with ID '{prefix}'"), N_("'{prefix}' matches several loans: {listed}")),
-    "hold": (N_("no hold with ID '{prefix}'"), N_("'{prefix}' matches several holds: {listed}")),
-}
-
-
-def resolve_ids(items: list[Any], wanted: tuple[str, ...], kind: str,
-                failed_cards: list[str]) -> list[Any]:
-    """Match ID prefixes (as in git) against items; unknown or ambiguous is an error."""
-    chosen, problems = [], []
-    for prefix in dict.fromkeys(w.strip().lower() for w in wanted):
-        matches = [i for i in items if i.id.startswith(prefix)]
-        if len(matches) == 1:
-            if matches[0] not in chosen:
-                chosen.append(matches[0])
-        elif not matches:
-            problems.append(_(KINDS[kind][0]).format(prefix=prefix))
-        else:
-            listed = ", ".join(f"{m.id} ({m.card}: {output.short(m.title, 30)})" for m in matches)
-            problems.append(_(KINDS[kind][1]).format(prefix=prefix, listed=listed))
-    if problems:
-        hint = _("see the IDs with: libcli {kind}s").format(kind=kind)
-        if failed_cards:
-            hint += " " + _("(cards that could not be read: {cards})").format(
-                cards=", ".join(failed_cards))
-        raise UsageError(problems[0] if len(problems) == 1 else
-                         _("{n} IDs not found").format(n=len(problems)),
-                         problems=problems if len(problems) > 1 else None, hint=hint)
-    return chosen
 
 
 def card_failed(card, exc: LibcliError) -> None:

@@ -12,24 +12,7 @@ from libcli.model import DueStatus, HoldStatus, Money
 
 def fetch_accounts(cards, today):
     """Every card's loans, holds and fees, all cards and pages at once."""
-    from libcli.account import AccountService, save_snapshot, whole_account, with_status
-    from libcli.policy import get_consortium
-    from libcli.reminders import CardAccount
-
-    async def main():
-        async with AccountService(today=today).open(cards) as run:
-            return await run.gather(whole_account)
-
-    results = common.run(main)
-    accounts = []
-    for r in results:
-        if r.ok:
-            loans, holds, balance = r.value
-            consortium = get_consortium(r.card.library)
-            loans = with_status(loans, consortium, today, balance)
-            save_snapshot(r.card, loans=loans, holds=holds, today=today)
-            accounts.append(CardAccount(r.card.name, consortium, loans, holds, balance))
-    return results, accounts
+    return common.service(cards, today=today).read_accounts(cards)
 
 
 @click.command()

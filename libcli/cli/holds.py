@@ -5,13 +5,12 @@ from __future__ import annotations
 from datetime import date
 
 import click
-from msgspec.structs import replace
 
 from libcli.cli import SuggestingGroup, common, output
 from libcli.cli.options import (card_option, complete_ids, json_option, library_option,
                                 single_card_option, yes_option)
 from libcli.errors import UsageError
-from libcli.model import CancelResult, Hold, HoldStatus
+from libcli.model import Hold, HoldStatus
 
 
 def hold_state(h: Hold) -> str:
@@ -23,16 +22,6 @@ def hold_state(h: Hold) -> str:
         of = f" of {h.queue_length}" if h.queue_length else ""
         return f"waiting, #{h.queue_position}{of} in queue"
     return "waiting"
-
-
-async def fetch_holds(run, today: date):
-    from libcli.account import save_snapshot
-
-    results = await run.gather(lambda b: b.holds())
-    for r in results:
-        if r.ok:
-            save_snapshot(r.card, holds=r.value, today=today)
-    return results
 
 
 @click.command()
@@ -48,16 +37,8 @@ def holds(cards, ready, as_json):
       libcli holds --ready
       libcli holds --json | jq -r '.holds[] | select(.status=="ready") | .pickup_by'
     """
-    from libcli.account import AccountService
-
-    today = common.today()
     selected = common.select_cards(cards)
-
-    async def main():
-        async with AccountService(today=today).open(selected) as run:
-            return await fetch_holds(run, today)
-
-    results = common.run(main)
+    results = common.service(selected).read_holds(selected)
     errors = common.report(results)
     shown = [h for r in results if r.ok for h in r.value]
     if ready:
@@ -102,10 +83,8 @@ def hold_pickups(record, card, as_json):
     Example:
       libcli hold pickups helmet.1234567 --card mine
     """
-    from libcli.account import AccountService
-
     chosen = common.one_card(card)
-    [result] = AccountService().run([chosen], lambda b: b.pickup_locations(record))
+    [result] = common.service([chosen]).run([chosen], lambda b: b.pickup_locations(record))
     if result.error:
         raise result.error
     if as_json:
@@ -134,29 +113,12 @@ def hold_place(record, card, pickup, accept_terms, as_json):
       libcli hold place helmet.1234567 --card mine --pickup Oodi
       libcli hold place heili.998877 --card kid
     """
-    from libcli.account import AccountService
     from libcli.errors import NotSupported, TermsNotAccepted
 
     chosen = common.one_card(card)
-    pickup = pickup or chosen.pickup
-
-    async def main():
-        async with AccountService().open([chosen]) as run:
-            nonlocal pickup
-            if pickup is None:
-                [locs] = await run.gather(lambda b: b.pickup_locations(record))
-                if locs.error:
-                    return locs
-                # One choice is no choice; otherwise ask, or in a script list them.
-                pickup = locs.value[0].code if len(locs.value) == 1 else _ask_pickup(locs.value)
-            async def place(b):
-                async with run.exclusive(b.card):  # one writer per account across processes
-                    return await b.place_hold(record, pickup, accept_terms=accept_terms)
-
-            [placed] = await run.gather(place)
-            return placed
-
-    result = common.run(main)
+    result = common.service([chosen]).place_hold(
+        chosen, record, pickup or chosen.pickup, accept_terms=accept_terms,
+        choose_pickup=_ask_pickup)
     if result.error:
         if isinstance(result.error, NotSupported):
             raise result.error
@@ -164,26 +126,41 @@ def hold_place(record, card, pickup, accept_terms, as_json):
             result.error.hint = ("The library's terms:\n  " + output.clean(result.error.terms)
                                  + "\nTo accept them, run the command again with --accept-terms.")
         common.card_failed(chosen, result.error)
-    placed = replace(result.value, card=chosen.name)
+    placed = result.value
     if as_json:
         output.emit_json(placed.to_dict())
     elif placed.placed:
-        where = f" for pickup at {output.clean(placed.pickup_location)}" if placed.pickup_location else ""
-        output.info(f"Hold placed on {record}{where}.")
+        what = f"{output.clean(placed.title)} ({record})" if placed.title else record
+        hold_id = f", ID {placed.hold_id}" if placed.hold_id else ""
+        where = f", for pickup at {output.clean(placed.pickup_location)}" if placed.pickup_location else ""
+        output.info(f"Hold placed on {what}{hold_id}{where}.")
     else:
         output.info(f"The library did not place the hold: {output.clean(placed.message)}")
     click.get_current_context().exit(0 if placed.placed else 3)
 
 
 def _ask_pickup(locations) -> str:
+    """On a terminal: the library's list, answered by number, code, name or a
+    unique start of one (as --pickup takes it); Enter takes the library's
+    default. In a script: an error that lists them."""
+    from libcli.backends.shared import choose_pickup
+
     names = "\n".join(f"  {p.code}: {p.name}" for p in locations)
     if not output.isatty_stdin():
         raise UsageError("which pickup location? there is no terminal to ask; add --pickup LOCATION",
                          hint=f"the library offers:\n{output.clean_multiline(names)}")
     for i, p in enumerate(locations, 1):
-        click.echo(f"  {i:2d}. {output.clean(p.name)} ({output.clean(p.code)})", err=True)
-    choice = output.ask("Pickup location", type=click.IntRange(1, len(locations)))
-    return locations[choice - 1].code
+        mark = "  (default)" if p.default else ""
+        click.echo(f"  {i:2d}. {output.clean(p.name)} ({output.clean(p.code)}){mark}", err=True)
+    default = next((p.name for p in locations if p.default), None)
+    while True:
+        answer = output.ask("Pickup location (number or name)", default=default).strip()
+        if answer.isdigit() and 1 <= int(answer) <= len(locations):
+            return locations[int(answer) - 1].code
+        try:
+            return choose_pickup(locations, answer).code
+        except UsageError as exc:  # not one of them, or several: ask again
+            output.warn(output.clean(exc.message))
 
 
 @hold.command("cancel")
@@ -203,69 +180,27 @@ def hold_cancel(ids, cards, yes, as_json):
       libcli hold cancel 5be0a1
       libcli hold cancel 5be 91c --json
     """
-    from libcli.account import AccountService
-
-    today = common.today()
     selected = common.select_cards(cards)
-
-    async def main():
-        async with AccountService(today=today).open(selected) as run:
-            fetched = await fetch_holds(run, today)
-            holds_ = [h for r in fetched if r.ok for h in r.value]
-            failed = [r.card.name for r in fetched if not r.ok]
-            chosen = common.resolve_ids(holds_, ids, "hold", failed)
-            by_card: dict[str, list[Hold]] = {}
-            for h in chosen:
-                if h.cancellable:
-                    by_card.setdefault(h.card, []).append(h)
-            going = [h for hs in by_card.values() for h in hs]
-            if going and not yes and output.isatty_stdin():
-                listed = "".join(f"\n  {h.id}  {output.clean(h.title)} ({output.clean(h.card)})"
-                                 for h in going)
-                if not output.confirm(f"Cancel {len(going)} hold{'s' if len(going) > 1 else ''}?"
-                                      f"{listed}\n"):
-                    raise click.exceptions.Abort()
-
-            async def cancel(b):
-                # One writer per account across processes; holds another
-                # process cancelled meanwhile are not posted again.
-                async with run.exclusive(b.card) as changed:
-                    mine, gone = by_card[b.card.name], []
-                    if changed:
-                        now = {h.id for h in await b.holds()}
-                        gone = [CancelResult(h.id, h.title, True, "already cancelled")
-                                for h in mine if h.id not in now]
-                        mine = [h for h in mine if h.id in now]
-                    return (await b.cancel_holds(mine) if mine else []) + gone
-
-            posted = await run.gather(cancel, cards=[c for c in selected if c.name in by_card])
-            return fetched, chosen, posted
-
-    fetched, chosen, posted = common.run(main)
-    errors = common.report(fetched + posted)
-    got = {res.hold_id: res for r in posted if r.ok for res in r.value}
-    rows = []
-    for h in chosen:
-        res = got.get(h.id)
-        if res is None:
-            if not h.cancellable:
-                msg = ("already waiting at the library: it cannot be cancelled online; "
-                       "contact the pickup library" if h.status is HoldStatus.READY else
-                       "the library does not allow cancelling this hold online")
-            else:
-                msg = "not attempted: the card's library failed (see above)"
-            res = CancelResult(h.id, h.title, False, msg)
-        rows.append(replace(res, card=h.card))
+    confirm = None if yes or not output.isatty_stdin() else _confirm_cancel
+    report = common.service(selected).cancel_holds(selected, ids, confirm=confirm)
+    errors = common.report(report.results)
     if as_json:
-        output.emit_json({"results": [r.to_dict() for r in rows], "errors": errors})
+        output.emit_json({"results": [r.to_dict() for r in report.rows], "errors": errors})
     else:
         output.table(["ID", "Card", "Title", "Result"],
                      [[r.hold_id, r.card, output.clean(r.title),
                        output.styled("cancelled", "green") if r.cancelled
                        else output.styled(f"not cancelled: {output.clean(r.message)}", "red")]
-                      for r in rows],
+                      for r in report.rows],
                      drop=("Card",), squeeze=("Title",), wrap=("Result",))
-    common.finish(fetched + posted, partial=any(not r.cancelled for r in rows))
+    common.finish(report.results, partial=report.partial)
+
+
+def _confirm_cancel(holds: list[Hold]) -> bool:
+    listed = "".join(f"\n  {h.id}  {output.clean(h.title)} ({output.clean(h.card)})" for h in holds)
+    if not output.confirm(f"Cancel {len(holds)} hold{'s' if len(holds) > 1 else ''}?{listed}\n"):
+        raise click.exceptions.Abort()
+    return True
 
 
 @click.command()
@@ -282,29 +217,12 @@ def search(query, library, card, limit, as_json):
       libcli search "muumipeikko" --library helmet
       libcli search "dune" --library heili --json | jq -r '.results[0].record_id'
     """
-    from libcli.account import AccountService
-    from libcli.cards import CardStore
-    from libcli.model import Card
-    from libcli.policy import get_consortium
-
-    store = CardStore()
-    if card:
-        chosen = store.get(card)
-    else:
-        if library is None:
-            default = store.default()
-            if default is None:
-                raise UsageError("which library? add --library ID (see `libcli libraries`)")
-            library = default.library
-        get_consortium(library)
-        # A stored card of that library tells its address (e.g. a demo library).
-        chosen = next((c for c in store.cards() if c.library == library), None) \
-            or Card(name=f"({library})", library=library, number="-")
+    chosen = _catalogue_card(card, library)
 
     def no_pin():
         raise UsageError("searching needs no login")
 
-    [result] = AccountService(pin_source=lambda c: no_pin()).run(
+    [result] = common.service([chosen], pin_source=lambda c: no_pin()).run(
         [chosen], lambda b: b.search(query, limit=limit))
     if result.error:
         raise result.error
@@ -319,3 +237,24 @@ def search(query, library, card, limit, as_json):
                    output.clean(", ".join(r.authors)), output.clean(r.year),
                    output.clean(", ".join(r.formats))] for r in result.value],
                  drop=("Format", "Year", "Author"), squeeze=("Title", "Author", "Format"))
+
+
+def _catalogue_card(card: str | None, library: str | None):
+    """The card whose library's catalogue to search: the named card, else a
+    stored card of the library (it tells the address, e.g. a demo's), else
+    the default card's library."""
+    from libcli.cards import CardStore
+    from libcli.model import Card
+    from libcli.policy import get_consortium
+
+    store = CardStore()
+    if card:
+        return store.get(card)
+    if library is None:
+        default = store.default()
+        if default is None:
+            raise UsageError("which library? add --library ID (see `libcli libraries`)")
+        library = default.library
+    get_consortium(library)
+    return next((c for c in store.cards() if c.library == library), None) \
+        or Card(name=f"({library})", library=library, number="-")

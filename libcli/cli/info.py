@@ -58,6 +58,33 @@ def doctor(as_json):
       libcli doctor
       libcli doctor --json
     """
+    from libcli import __version__
+
+    report = _doctor_report()
+    card_rows, problems = report["cards"], report["problems"]
+    if as_json:
+        output.emit_json(report)
+        return
+    click.echo(f"libcli {__version__}")
+    fields = [(_("keyring:"), report["keyring"]), (_("config file:"), report["config_file"]),
+              (_("cache dir:"), report["cache_dir"]), (_("data dir:"), report["data_dir"])]
+    width = max(len(label) for label, _value in fields)
+    for label, value in fields:
+        click.echo(f"{label:<{width}} {value}")
+    for problem in problems:
+        output.warn(problem)
+    if card_rows:
+        pin_from = _("PIN from")
+        output.table([_("Card"), _("Library"), pin_from, _("PIN available")],
+                     [[r["name"], r["library"], r["pin_source"],
+                       _("yes") if r["pin_available"] else _("NO")]
+                      for r in card_rows], wrap=(pin_from,))
+    else:
+        click.echo(_("no cards yet"))
+
+
+def _doctor_report() -> dict:
+    """The keyring, libcli's folders and each card's PIN source (no network)."""
     from libcli import __version__, storage
     from libcli.cards import CardStore, config_path, keyring_backend, keyring_description
     from libcli.errors import LibcliError
@@ -82,7 +109,7 @@ def doctor(as_json):
             source, ok = "keyring", keyring_ok and _has_keyring_pin(c)
         card_rows.append({"name": c.name, "library": c.library, "pin_source": source,
                           "pin_available": ok})
-    report = {
+    return {
         "version": __version__,
         "keyring": keyring_description(),
         "keyring_usable": keyring_ok,
@@ -92,25 +119,6 @@ def doctor(as_json):
         "cards": card_rows,
         "problems": problems,
     }
-    if as_json:
-        output.emit_json(report)
-        return
-    click.echo(f"libcli {__version__}")
-    fields = [(_("keyring:"), report["keyring"]), (_("config file:"), report["config_file"]),
-              (_("cache dir:"), report["cache_dir"]), (_("data dir:"), report["data_dir"])]
-    width = max(len(label) for label, _value in fields)
-    for label, value in fields:
-        click.echo(f"{label:<{width}} {value}")
-    for problem in problems:
-        output.warn(problem)
-    if card_rows:
-        pin_from = _("PIN from")
-        output.table([_("Card"), _("Library"), pin_from, _("PIN available")],
-                     [[r["name"], r["library"], r["pin_source"],
-                       _("yes") if r["pin_available"] else _("NO")]
-                      for r in card_rows], wrap=(pin_from,))
-    else:
-        click.echo(_("no cards yet"))
 
 
 def _has_keyring_pin(card) -> bool:

@@ -132,18 +132,11 @@ def library_check(card_name, as_json):
       libcli library check --card mine --json > report.json
     """
     from libcli import checkup
-    from libcli.account import AccountService
     from libcli.cli import common
 
     chosen = common.one_card(card_name)
 
-    async def main():
-        async with AccountService().open([chosen]) as run:
-            if chosen.name in run.errors:
-                raise run.errors[chosen.name]
-            return await checkup.check(run.backends[chosen.name])
-
-    report = common.run(main)
+    report = common.service([chosen]).check_library(chosen)
     if as_json:
         output.emit_json(report)
     else:

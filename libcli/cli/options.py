@@ -37,7 +37,7 @@ def complete_ids(kind: str):
         from click.shell_completion import CompletionItem
 
         from libcli import storage
-        from libcli.account import load_snapshot
+        from libcli.snapshot import saved_items
 
         items = []
         folder = storage.cache_dir() / "snapshots"
@@ -46,9 +46,13 @@ def complete_ids(kind: str):
         except OSError:
             return []
         for name in names:
-            for entry in load_snapshot(name).get(kind, []):
-                if str(entry.get("id", "")).startswith(incomplete):
-                    items.append(CompletionItem(entry["id"], help=f"{name}: {entry.get('title', '')}"[:60]))
+            try:
+                entries = saved_items(name, kind) or []
+            except ValueError:  # damaged: `libcli loans` says so; completion stays quiet
+                continue
+            for entry in entries:
+                if entry.id.startswith(incomplete):
+                    items.append(CompletionItem(entry.id, help=f"{name}: {entry.title}"[:60]))
         return items
 
     return complete

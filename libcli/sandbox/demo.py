@@ -97,4 +97,6 @@ async def pay_at_provider(client: httpx.AsyncClient, url: str) -> None:
     data = {i.attributes.get("name"): i.attributes.get("value") or ""
             for i in form.css("input[type=hidden]")}
     data["action"] = "pay"
-    await client.post(form.attributes.get("action") or url, data=data)
+    from urllib.parse import urljoin
+
+    await client.post(urljoin(str(page.url), form.attributes.get("action") or url), data=data)
