@@ -223,13 +223,14 @@ def forget_payment(card) -> None:
 def payment_open_error(card, pending: PendingPayment | None) -> Refused:
     """The library shows an open payment: say where to finish it and until when."""
     if pending is None:
-        return Refused("a payment is already in progress at the library (not started by this "
-                       "libcli, or its address was not kept); finish it, or wait until it "
-                       "expires", hint=f"check with: libcli fees --card {card.name}")
-    until = (f"; the library keeps it open until about "
-             f"{pending.expires.astimezone().strftime('%H:%M')}" if pending.expires else "")
-    return Refused(f"a payment of {pending.amount} started at "
-                   f"{pending.started.astimezone().strftime('%H:%M')} is still open{until}: "
-                   f"{pending.url}",
-                   hint=f"finish it at that address, or open it again with: "
-                        f"libcli pay --card {card.name} --resume")
+        return Refused(_("a payment is already in progress at the library (not started by this "
+                         "libcli, or its address was not kept); finish it, or wait until it "
+                         "expires"), hint=_("check with: libcli fees --card {card}").format(
+            card=card.name))
+    until = (_("; the library keeps it open until about {time}").format(
+        time=pending.expires.astimezone().strftime("%H:%M")) if pending.expires else "")
+    return Refused(_("a payment of {amount} started at {time} is still open{until}: {url}").format(
+        amount=pending.amount, time=pending.started.astimezone().strftime("%H:%M"), until=until,
+        url=pending.url),
+                   hint=_("finish it at that address, or open it again with: "
+                          "libcli pay --card {card} --resume").format(card=card.name))

@@ -186,12 +186,11 @@ def card_list(as_json):
     if not cards:
         output.info(_("No cards yet. Add one with: libcli card add NAME --library ID --number CARD"))
         return
-    address, pin_from = _("Address"), _("PIN from")
     output.table(
-        [_("Name"), _("Library"), _("Number"), pin_from, _("Default"), address],
+        [N_("Name"), N_("Library"), N_("Number"), N_("PIN from"), N_("Default"), N_("Address")],
         [[c.name, c.library, c.number, _(_pin_source(c)), "*" if c.default else "", c.url or ""]
          for c in cards],
-        drop=(address, pin_from), squeeze=(address,),
+        drop=("Address", "PIN from"), squeeze=("Address",),
     )
 
 
@@ -220,9 +219,10 @@ def card_remove(name, as_json):
     """
     from libcli import account
     from libcli.cards import CardStore, forget_pin
+    from libcli.snapshot import snapshot_path
 
     removed = CardStore().remove(name, forget_pin=forget_pin)
-    account.snapshot_path(name).unlink(missing_ok=True)
+    snapshot_path(name).unlink(missing_ok=True)
     try:
         account.forget_session(removed)
     except Exception:  # a card of a library no longer known has no session to drop
@@ -241,13 +241,13 @@ def card_rename(name, new_name, as_json):
     Example:
       libcli card rename mine helmet-me
     """
-    from libcli import account
     from libcli.cards import CardStore
+    from libcli.snapshot import snapshot_path
 
     CardStore().update(name, name=new_name)
-    old = account.snapshot_path(name)
+    old = snapshot_path(name)
     if old.exists():
-        old.replace(account.snapshot_path(new_name))
+        old.replace(snapshot_path(new_name))
     _done(as_json, CardStore().get(new_name),
           _("Renamed card '{card}' to '{new}'.").format(card=name, new=new_name))
 

@@ -67,13 +67,14 @@ def _set_up(*, reset: bool, all_: bool):
     from libcli import account
     from libcli.cards import CardStore
     from libcli.demo import demo_cards, state_file
+    from libcli.snapshot import snapshot_path
 
     store = CardStore()
     if reset:
         state_file().unlink(missing_ok=True)
         for card in store.cards():
             account.forget_session(card)
-            account.snapshot_path(card.name).unlink(missing_ok=True)
+            snapshot_path(card.name).unlink(missing_ok=True)
     cards = store.cards()
     existing = {c.name for c in cards} | {c.key for c in cards}  # a renamed demo card stays
     added = []

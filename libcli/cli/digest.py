@@ -6,7 +6,7 @@ import click
 
 from libcli.cli import common, output
 from libcli.cli.options import card_option, json_option
-from libcli.i18n import _, ngettext
+from libcli.i18n import N_, _, ngettext
 from libcli.model import DueStatus, HoldStatus, Money
 
 
@@ -44,16 +44,15 @@ def status(cards, as_json):
     if as_json:
         output.emit_json({"cards": rows, "errors": errors, "today": today.isoformat()})
     elif rows:
-        card_, library, holds = _("Card"), _("Library"), _("Holds")
         output.table(
-            [card_, library, _("Loans"), _("Due soon"), _("Overdue"), holds, _("Ready"),
-             _("Balance")],
+            [N_("Card"), N_("Library"), N_("Loans"), N_("Due soon"), N_("Overdue"), N_("Holds"),
+             N_("Ready"), N_("Balance")],
             [[r["card"], r["library"], r["loans"],
               output.styled(r["due_soon"], "yellow" if r["due_soon"] else None),
               output.styled(r["overdue"], "red" if r["overdue"] else None),
               r["holds"], output.styled(r["holds_ready"], "green" if r["holds_ready"] else None),
               str(Money(r["balance_cents"], r["currency"]))] for r in rows],
-            drop=(holds, library),
+            drop=("Holds", "Library"),
         )
     common.finish(results)
 

@@ -6,7 +6,7 @@ import click
 
 from libcli.cli import output
 from libcli.cli.options import json_option
-from libcli.i18n import _
+from libcli.i18n import N_, _
 
 
 @click.command()
@@ -41,11 +41,10 @@ def libraries(as_json):
         notice = c.policy.due_soon_days
         rows.append([c.id, c.name, c.backend, c.url, limit if limit is not None else "-",
                      notice if notice is not None else "-", online])
-    name, system, address, renewals, notice_days, online_payment = (
-        _("Name"), _("System"), _("Address"), _("Renewals"), _("Notice days"), _("Online payment"))
-    output.table([_("ID"), name, system, address, renewals, notice_days, online_payment],
-                 rows, drop=(address, notice_days, renewals, system),
-                 squeeze=(name, online_payment))
+    output.table([N_("ID"), N_("Name"), N_("System"), N_("Address"), N_("Renewals"),
+                  N_("Notice days"), N_("Online payment")],
+                 rows, drop=("Address", "Notice days", "Renewals", "System"),
+                 squeeze=("Name", "Online payment"))
 
 
 @click.command()
@@ -74,11 +73,10 @@ def doctor(as_json):
     for problem in problems:
         output.warn(problem)
     if card_rows:
-        pin_from = _("PIN from")
-        output.table([_("Card"), _("Library"), pin_from, _("PIN available")],
+        output.table([N_("Card"), N_("Library"), N_("PIN from"), N_("PIN available")],
                      [[r["name"], r["library"], r["pin_source"],
                        _("yes") if r["pin_available"] else _("NO")]
-                      for r in card_rows], wrap=(pin_from,))
+                      for r in card_rows], wrap=("PIN from",))
     else:
         click.echo(_("no cards yet"))
 

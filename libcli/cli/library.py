@@ -6,7 +6,7 @@ import click
 
 from libcli.cli import output
 from libcli.cli.options import json_option
-from libcli.i18n import _
+from libcli.i18n import N_, _
 
 
 @click.group()
@@ -88,10 +88,9 @@ def library_list(as_json):
     if not mine:
         click.echo(_("You have added no libraries (libcli library add --help)."))
         return
-    name, address = _("Name"), _("Address")
-    output.table([_("ID"), name, _("System"), address],
+    output.table([N_("ID"), N_("Name"), N_("System"), N_("Address")],
                  [[c.id, c.name, _system(c.backend), c.url] for c in mine],
-                 drop=(address,), squeeze=(name,))
+                 drop=("Address",), squeeze=("Name",))
 
 
 @library.command("remove")
@@ -144,10 +143,9 @@ def library_check(card_name, as_json):
             version=report["libcli"], id=report["library"], system=_system(report["system"]),
             host=report["host"]))
         marks = {True: _("ok"), False: _("FAILED"), None: "-"}
-        detail = _("Detail")
-        output.table([_("Function"), _("Result"), detail],
+        output.table([N_("Function"), N_("Result"), N_("Detail")],
                      [[s["function"], marks[s["ok"]], s["detail"]] for s in report["checks"]],
-                     wrap=(detail,))
+                     wrap=("Detail",))
     raise SystemExit(checkup.exit_code(report))
 
 

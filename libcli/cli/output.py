@@ -93,14 +93,18 @@ def table(headers: list[str], rows: Iterable[list[Any]], *, drop: Iterable[str] 
     "…" (one line per row), a `wrap` cell wraps onto more lines (tabulate's
     maxcolwidths). Output that is not a terminal is never cut: a pipe or a
     file gets every character of every column.
+
+    Headers (and the names in drop, squeeze and wrap) are given in English,
+    marked with N_, and shown in the run's language.
     """
     from tabulate import tabulate
 
     rows = [list(r) for r in rows]
-    heads = [fit_encoding(h) for h in headers]
+    heads = [fit_encoding(_(h)) for h in headers]
+    drop = [fit_encoding(_(h)) for h in drop]
     texts = [[fit_encoding(c.text if isinstance(c, Styled) else "" if c is None else str(c)).strip()
               for c in row] for row in rows]
-    squeeze, wrap = set(squeeze), set(wrap)
+    squeeze, wrap = {fit_encoding(_(h)) for h in squeeze}, {fit_encoding(_(h)) for h in wrap}
     keep = list(range(len(heads)))
     limits: dict[int, int] = {}
     width = terminal_width()
