@@ -205,9 +205,14 @@ def day(d: date | None) -> str:
     if d is None:
         return ""
     # Translators: the order and form of a date in tables; {weekday} is the
-    # short weekday name, {day} and {month} without leading zeros.
-    return gettext("{weekday} {year}-{month:02}-{day:02}").format(
-        weekday=gettext(WEEKDAYS[d.weekday()]), year=d.year, month=d.month, day=d.day)
+    # short weekday name, {day} and {month} without leading zeros. A date
+    # within half a year may leave the year out ("ti 8.12."), a far one not.
+    if abs((d - date.today()).days) < 180:
+        form = pgettext("near date", "{weekday} {year}-{month:02}-{day:02}")
+    else:
+        form = pgettext("far date", "{weekday} {year}-{month:02}-{day:02}")
+    return form.format(weekday=gettext(WEEKDAYS[d.weekday()]), year=d.year, month=d.month,
+                       day=d.day)
 
 
 def relative(d: date, today: date) -> str:
