@@ -139,26 +139,38 @@ async def read_loans(run: Run, today: date, *, with_debt: bool = False) -> list[
     return results
 
 
-def saved_loans(cards: list[Card], today: date) -> tuple[list[Loan], list[str], list[str]]:
-    """The loans the cards' snapshots hold (no network): the loans, the cards
-    without saved loans, and warnings for cards whose snapshot is damaged."""
+class SavedLoans(Struct):
+    """The loans the cards' snapshots hold (no network), the day each card's
+    was saved, the cards without saved loans, and warnings for cards whose
+    snapshot is damaged."""
+
+    loans: list[Loan] = field(default_factory=list)
+    fetched: dict[str, date] = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def saved_loans(cards: list[Card], today: date) -> SavedLoans:
     from libcli.errors import ConfigError
     from libcli.policy import get_consortium
+    from libcli.snapshot import fetched_on
 
-    loans, missing, warnings = [], [], []
+    saved = SavedLoans()
     for card in cards:
         try:
             items = snapshot_loans(card)
         except ConfigError as exc:  # that card's problem; the others' loans still show
-            warnings.append(exc.message)
+            saved.warnings.append(exc.message)
             continue
         if items is None:
-            missing.append(card.name)
+            saved.missing.append(card.name)
             continue
+        if (day := fetched_on(card.name)) is not None:
+            saved.fetched[card.name] = day
         # A saved fee estimate is of the day it was read; the rules give today's.
         items = [replace(l, estimated_fee=None) for l in items]
-        loans += with_status(items, get_consortium(card.library), today)
-    return loans, missing, warnings
+        saved.loans += with_status(items, get_consortium(card.library), today)
+    return saved
 
 
 async def read_holds(run: Run, today: date) -> list[CardResult]:

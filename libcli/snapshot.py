@@ -133,6 +133,12 @@ def saved_items(card_name: str, kind: str) -> list[Any] | None:
     return None if found is None else _items(getattr(found, kind), kind)
 
 
+def fetched_on(card_name: str) -> date | None:
+    """The day the card's snapshot was last written (None: no snapshot)."""
+    found = _read(card_name)
+    return found.fetched if found is not None else None
+
+
 def snapshot_loans(card: Card) -> list[Loan] | None:
     """The loans the card's snapshot holds (None: no snapshot with loans).
     A snapshot whose loans have the wrong shape is the card's ConfigError."""

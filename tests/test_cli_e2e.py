@@ -232,3 +232,11 @@ def test_colour_only_when_asked_or_on_a_terminal(demo):
     assert "\x1b[" not in plain
     coloured = run("--color", "always", "loans").stdout
     assert "\x1b[31m" in coloured  # overdue in red
+
+
+def test_offline_loans_say_how_old_they_are(demo):
+    run("loans")
+    result = run("loans", "--offline", "--card", "demo-heili")
+    assert "Loans of card 'demo-heili' as saved on" in result.stderr and "(today)" in result.stderr
+    saved = run_json("loans", "--offline", "--card", "demo-heili")["saved_on"]
+    assert saved == {"demo-heili": TODAY.isoformat()}

@@ -126,22 +126,27 @@ def test_a_latin1_or_ascii_terminal_gets_eur_not_a_crash(env, demo, encoding, ar
 
 # 6. Ctrl-C at a prompt --------------------------------------------------------
 
+def read_until(proc, prompt: bytes, seen: bytes = b"") -> bytes:
+    """stderr of `proc` until `prompt` shows (a minute at most)."""
+    deadline = time.monotonic() + 60
+    while prompt not in seen and time.monotonic() < deadline:
+        ready, _, _ = select.select([proc.stderr], [], [], 1)
+        if ready:
+            chunk = os.read(proc.stderr.fileno(), 4096)
+            if not chunk:
+                break
+            seen += chunk
+    assert prompt in seen, seen
+    return seen
+
+
 def interrupt_at_prompt(env, args, prompt: bytes):
     master, slave = os.openpty()
     proc = subprocess.Popen([*libcli_command(), *args], env=env, stdin=slave,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     os.close(slave)
-    seen = b""
-    deadline = time.monotonic() + 60
     try:
-        while prompt not in seen and time.monotonic() < deadline:
-            ready, _, _ = select.select([proc.stderr], [], [], 1)
-            if ready:
-                chunk = os.read(proc.stderr.fileno(), 4096)
-                if not chunk:
-                    break
-                seen += chunk
-        assert prompt in seen, seen
+        seen = read_until(proc, prompt)
         # A person reads the prompt first. (A signal landing between the
         # prompt's write and the read() under input() waits for the read to
         # end: Python runs its handlers between bytecodes, and that read was
@@ -397,16 +402,7 @@ def converse(env, args, answers: list[tuple[bytes, bytes]]):
     seen = b""
     try:
         for prompt, answer in answers:
-            deadline = time.monotonic() + 60
-            while seen.count(prompt) < 1 and time.monotonic() < deadline:
-                ready, _, _ = select.select([proc.stderr], [], [], 1)
-                if ready:
-                    chunk = os.read(proc.stderr.fileno(), 4096)
-                    if not chunk:
-                        break
-                    seen += chunk
-            assert prompt in seen, seen
-            seen = seen.replace(prompt, b"<asked>", 1)
+            seen = read_until(proc, prompt, seen).replace(prompt, b"<asked>", 1)
             os.write(master, answer + b"\n")
         out, err = proc.communicate(timeout=60)
         return proc.returncode, out.decode(), (seen + err).decode()

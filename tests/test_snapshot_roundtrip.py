@@ -125,6 +125,8 @@ def test_offline_loans_estimate_the_late_fee_of_today_not_of_the_day_they_were_s
     saved = with_status([late], heili, TODAY)  # as `libcli loans` saves it
     save_snapshot(CARD, loans=saved, today=TODAY)
     week_later = date(2026, 3, 8)
-    [offline], missing, _warnings = saved_loans([CARD], week_later)
+    found = saved_loans([CARD], week_later)
+    [offline] = found.loans
     expected = estimated_late_fee(heili.policy, late.material, late.due_date, week_later)
-    assert missing == [] and offline.estimated_fee == expected != saved[0].estimated_fee
+    assert found.missing == [] and offline.estimated_fee == expected != saved[0].estimated_fee
+    assert found.fetched == {CARD.name: TODAY}

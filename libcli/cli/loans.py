@@ -89,13 +89,11 @@ def show_loans(selected, *, due_within=None, overdue=False, offline=False, as_js
     today = common.today()
     service = common.service(selected, today=today)
     results: list = []
+    saved = None
     if offline:
-        all_loans, missing, warnings = service.saved_loans(selected)
-        for message in warnings:
-            output.warn(message)
-        for name in missing:
-            output.warn(_("card '{card}' has no saved loans yet; run `libcli loans` once online")
-                        .format(card=name))
+        saved = service.saved_loans(selected)
+        _say_saved(saved, today)
+        all_loans = saved.loans
     else:
         results = service.read_loans(selected)
         all_loans = [l for r in results if r.ok for l in r.value]
@@ -103,12 +101,28 @@ def show_loans(selected, *, due_within=None, overdue=False, offline=False, as_js
     shown = filter_loans(all_loans, today, due_within, overdue)
     if as_json:
         output.emit_json({"loans": [l.to_dict() for l in shown], "errors": errors,
-                          "today": today.isoformat()})
+                          "today": today.isoformat()}
+                         | ({"saved_on": {c: d.isoformat() for c, d in saved.fetched.items()}}
+                            if saved else {}))
     elif shown:
         output.table(LOAN_HEADERS, loan_rows(shown, today), **LOAN_FIT)
     elif not errors:
         output.info(_("No loans.") if due_within is None and not overdue else _("No loans match."))
     common.finish(results)
+
+
+def _say_saved(saved, today: date) -> None:
+    """On stderr: how old each card's saved loans are, and what is missing."""
+    for message in saved.warnings:
+        output.warn(message)
+    for name in saved.missing:
+        output.warn(_("card '{card}' has no saved loans yet; run `libcli loans` once online")
+                    .format(card=name))
+    for name, day in saved.fetched.items():
+        days = (today - day).days
+        age = _("today") if days == 0 else ngettext("{n} day ago", "{n} days ago", days).format(n=days)
+        output.info(_("Loans of card '{card}' as saved on {date} ({age}).").format(
+            card=name, date=output.day(day), age=age))
 
 
 @click.command()
