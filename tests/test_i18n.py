@@ -57,9 +57,7 @@ def locale(lang: str | None = None, **more) -> dict:
 
 def invoke(*args, env=None, expect=0, input=None):
     result = CliRunner().invoke(cli, list(args), env=env or locale(), input=input)
-    assert result.exit_code == expect, (
-        f"libcli {' '.join(args)} exited {result.exit_code}\n--- stdout\n{result.stdout}"
-        f"\n--- stderr\n{result.stderr}\n{result.exception!r}")
+    assert result.exit_code == expect, (args, result.stdout, result.stderr, result.exception)
     return result
 
 
