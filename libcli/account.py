@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Generic, TypeVar
 
 from libcli import storage
 from libcli.errors import ExitCode, LibcliError, LoginRefused
+from libcli.i18n import _
 
 if TYPE_CHECKING:  # imported where used
     from libcli.model import Card, Hold, Loan
@@ -400,9 +401,10 @@ class Run:
             try:
                 changed = await lock.acquire(self._seen_writes.get(card.name), LOCK_WAIT_SECONDS)
             except TimeoutError:
-                raise LibcliError(f"another libcli is changing the account of card '{card.name}' "
-                                  f"(waited {LOCK_WAIT_SECONDS:g} s); nothing was done",
-                                  hint="try again in a minute") from None
+                raise LibcliError(_("another libcli is changing the account of card '{card}' "
+                                    "(waited {seconds} s); nothing was done").format(
+                    card=card.name, seconds=f"{LOCK_WAIT_SECONDS:g}"),
+                                  hint=_("try again in a minute")) from None
             except LibcliError as exc:  # the lock file cannot be made: go on unlocked, re-read
                 storage.warn(exc.message)
                 yield True

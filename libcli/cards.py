@@ -19,13 +19,15 @@ from typing import Any, Callable
 from msgspec import structs
 
 from libcli import storage
-from libcli.demo import command
 from libcli.errors import ConfigError, NoKeyringError, PinError, UsageError
+from libcli.i18n import _
 from libcli.model import Card
 
 SERVICE = "libcli"
 CONFIG_VERSION = 1
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")
+# Letters of any language (`äiti`, `Åsa`), digits, '.', '_' and '-' (\w is
+# Unicode-aware); a new name is kept in NFC, as a terminal usually types it.
+NAME_RE = re.compile(r"^[^\W_][\w.-]{0,39}$")
 PIN_COMMAND_TIMEOUT = 30
 # A keyring that does not answer (a locked Secret Service waiting for an
 # unlock prompt nobody sees, a hung D-Bus) fails its card after this long.
@@ -49,10 +51,13 @@ def keyring_user(card: Card) -> str:
 
 
 def validate_name(name: str) -> str:
-    if not NAME_RE.match(name):
+    import unicodedata
+
+    name = unicodedata.normalize("NFC", name)
+    if not NAME_RE.fullmatch(name):
         raise UsageError(
-            f"invalid card name {name!r}: use letters, digits, '.', '_' or '-' "
-            "(at most 40, starting with a letter or digit)"
+            _("invalid card name {name}: use letters, digits, '.', '_' or '-' "
+              "(at most 40, starting with a letter or digit)").format(name=repr(name))
         )
     return name
 
@@ -132,9 +137,9 @@ class CardStore:
         if not names:
             if not cards:
                 raise UsageError(
-                    "no cards yet",
-                    hint=f"add one with: {command('card add NAME --library ID --number CARD')} "
-                    "(or try the demo library: libcli demo)",
+                    _("no cards yet"),
+                    hint=_("add one with: libcli card add NAME --library ID --number CARD "
+                           "(or try the demo library: libcli demo)"),
                 )
             return list(cards.values())
         out = []
@@ -151,8 +156,9 @@ class CardStore:
         with storage.locked(self.path):
             cards = _load(self.path)
             if card.name in cards:
-                raise UsageError(f"a card named '{card.name}' already exists",
-                                 hint=f"pick another name or: {command('card remove ' + card.name)}")
+                raise UsageError(_("a card named '{card}' already exists").format(card=card.name),
+                                 hint=_("pick another name or: libcli card remove {card}").format(
+                                     card=card.name))
             for other in cards.values():
                 # A card is the library, the number and the site: the same
                 # number on another address (a local demo library) is another card.
@@ -223,8 +229,8 @@ class CardStore:
 
 
 def _unknown(name: str, cards: dict[str, Card]) -> str:
-    known = ", ".join(sorted(cards)) or "none yet"
-    return f"unknown card '{name}' (cards: {known})"
+    known = ", ".join(sorted(cards)) or _("none yet")
+    return _("unknown card '{card}' (cards: {known})").format(card=name, known=known)
 
 
 # --- PIN sources -------------------------------------------------------------
@@ -389,8 +395,8 @@ def pin_for(card: Card) -> str:
                        f"({exc.__class__.__name__})", hint=NO_KEYRING_HINT) from None
     if not pin:
         raise PinError(
-            f"no PIN stored for card '{card.name}'",
-            hint=f"store it with: {command('card pin ' + card.name)}",
+            _("no PIN stored for card '{card}'").format(card=card.name),
+            hint=_("store it with: libcli card pin {card}").format(card=card.name),
         )
     return register(pin)
 

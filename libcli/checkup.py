@@ -15,6 +15,7 @@ import re
 from typing import Any
 
 from libcli.errors import ExitCode, LibcliError, PageNotUnderstood, Refused
+from libcli.i18n import _, ngettext
 
 # Quoted text (a title, a name) and long digit runs (card numbers) are
 # taken out of error messages before they reach the report.
@@ -35,7 +36,8 @@ def _failed(function: str, exc: LibcliError, *secrets: str) -> dict[str, Any]:
     if isinstance(exc, PageNotUnderstood):
         step["page"] = exc.page
         step["missing"] = scrub(exc.missing, *secrets)
-        step["detail"] = f"not understood: the {exc.page} page lacks {step['missing']}"
+        step["detail"] = _("not understood: the {page} page lacks {missing}").format(
+            page=exc.page, missing=step["missing"])
     else:
         step["detail"] = scrub(exc.message, *secrets)
     return step
@@ -60,24 +62,25 @@ async def check(backend) -> dict[str, Any]:
     await attempt("login", backend.relogin(None))
     if steps:  # the login failed: nothing else can be tried
         return _report(backend, steps)
-    steps.append({"function": "login", "ok": True, "detail": "logged in"})
+    steps.append({"function": "login", "ok": True, "detail": _("logged in")})
 
     loans = await attempt("loans", backend.loans())
     if loans is not None:
-        _listed(steps, "loans", loans, "renew form", "renewable", "offer renewal")
+        _listed(steps, "loans", loans, "renew form", "renewable")
     holds = await attempt("holds", backend.holds())
     if holds is not None:
-        _listed(steps, "holds", holds, "cancel form", "cancellable", "can be cancelled")
+        _listed(steps, "holds", holds, "cancel form", "cancellable")
     balance = await attempt("fines", backend.fees())
     if balance is not None:
-        block = "payable online" if balance.online_payment_offered else (
-            balance.site_reason or "not payable online")
+        block = _("payable online") if balance.online_payment_offered else (
+            balance.site_reason or _("not payable online"))
         steps.append({"function": "fines", "ok": True, "count": len(balance.items),
                       "total_cents": balance.total.cents,
                       "online_payment_offered": balance.online_payment_offered,
                       "payment_in_progress": balance.payment_in_progress,
-                      "detail": f"{len(balance.items)} fees read; "
-                                f"{scrub(block, *secrets)}"})
+                      "detail": ngettext("{n} fee read; {payable}", "{n} fees read; {payable}",
+                                         len(balance.items)).format(
+                          n=len(balance.items), payable=scrub(block, *secrets))})
     # The hold form of a record the account shows: the library may decline
     # one it already lends or holds for the patron, so up to three are tried.
     records = list(dict.fromkeys(x.record_id for x in [*(loans or []), *(holds or [])]
@@ -93,12 +96,14 @@ async def check(backend) -> dict[str, Any]:
             steps.append(_failed("hold form", exc, *secrets))
             break
         steps.append({"function": "hold form", "ok": True, "count": len(places),
-                      "detail": f"{len(places)} pickup locations offered"})
+                      "detail": ngettext("{n} pickup location offered",
+                                         "{n} pickup locations offered", len(places)).format(
+                          n=len(places))})
         break
     else:
-        detail = ("not tried: the account shows no record to try it on" if not records else
-                  "read, but the library declined every record tried: "
-                  + scrub(declined.message, *secrets))
+        detail = (_("not tried: the account shows no record to try it on") if not records else
+                  _("read, but the library declined every record tried: {reason}").format(
+                      reason=scrub(declined.message, *secrets)))
         steps.append({"function": "hold form", "ok": None, "detail": detail})
     return _report(backend, steps)
 
@@ -127,11 +132,24 @@ def exit_code(report: dict[str, Any]) -> int:
     return int(ExitCode.OK)
 
 
-def _listed(steps: list[dict], kind: str, items: list, form: str, able: str, says: str) -> None:
+# What _listed says of each list, whole sentences (the words change form in
+# Finnish and Swedish): the list read, and how many of its rows offer the form.
+LISTED = {
+    "loans": (lambda n: ngettext("{n} loan read", "{n} loans read", n),
+              lambda n: ngettext("{n} of {total} loan offers renewal",
+                                 "{n} of {total} loans offer renewal", n)),
+    "holds": (lambda n: ngettext("{n} hold read", "{n} holds read", n),
+              lambda n: ngettext("{n} of {total} hold can be cancelled",
+                                 "{n} of {total} holds can be cancelled", n)),
+}
+
+
+def _listed(steps: list[dict], kind: str, items: list, form: str, able: str) -> None:
     """A list read, and how many of its rows offer their form (a list whose
     rows all lack it may be a page whose form libcli does not find)."""
     count = sum(1 for item in items if getattr(item, able))
+    read, offered = LISTED[kind]
     steps.append({"function": kind, "ok": True, "count": len(items),
-                  "detail": f"{len(items)} {kind} read"})
+                  "detail": read(len(items)).format(n=len(items))})
     steps.append({"function": form, "ok": True if count or not items else None, "count": count,
-                  "detail": f"{count} of {len(items)} {kind} {says}"})
+                  "detail": offered(len(items)).format(n=count, total=len(items))})

@@ -56,9 +56,19 @@ def in_demo_home() -> Iterator[Path]:
 def command(rest: str) -> str:
     """`libcli REST` as the user can type it where they are: inside the
     demo's home (under `libcli demo`) that is `libcli demo REST`, since a
-    plain `libcli REST` would act on the user's own cards. Every hint that
-    names a command is built with this."""
-    return f"libcli demo {rest}" if os.environ.get(IN_DEMO) else f"libcli {rest}"
+    plain `libcli REST` would act on the user's own cards."""
+    return typed(f"libcli {rest}")
+
+
+def typed(text: str | None) -> str | None:
+    """Every `libcli …` a message names, as the user can type it where they
+    are (see command). Messages are translated whole (libcli.i18n), so the
+    printers apply this to what they print: errors, hints, notes, the digest."""
+    if not text or not os.environ.get(IN_DEMO):
+        return text
+    import re
+
+    return re.sub(r"\blibcli (?!demo\b)", "libcli demo ", text)
 
 
 def remove_demo_home() -> bool:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import enum
 
+from libcli.i18n import N_, _
+
 
 class ExitCode(enum.IntEnum):
     OK = 0
@@ -56,11 +58,8 @@ class Unreachable(LibcliError):
     exit_code = ExitCode.UNREACHABLE
 
 
-def check_hint() -> str:
-    from libcli.demo import command  # (libcli.demo imports this module)
-
-    return (f"the library's site may have changed: run `{command('library check --card NAME')}` "
-            "and paste its report (it holds no PIN, card number or title) into a bug report")
+CHECK_HINT = N_("the library's site may have changed: run `libcli library check --card NAME` "
+                "and paste its report (it holds no PIN, card number or title) into a bug report")
 
 
 class PageNotUnderstood(LibcliError):
@@ -73,8 +72,8 @@ class PageNotUnderstood(LibcliError):
     exit_code = ExitCode.NOT_UNDERSTOOD
 
     def __init__(self, page: str, missing: str, *, hint: str | None = None):
-        super().__init__(f"could not understand the {page} page: {missing}",
-                         hint=hint or check_hint())
+        super().__init__(_("could not understand the {page} page: {missing}").format(
+            page=page, missing=missing), hint=hint or _(CHECK_HINT))
         self.page = page
         self.missing = missing
 

@@ -32,6 +32,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from libcli.errors import ConfigError, Unreachable, UnsafeAddress
+from libcli.i18n import _
 
 log = logging.getLogger("libcli.http")
 
@@ -494,10 +495,12 @@ async def request(
     except TimeoutError:
         if not timeout.expired():
             raise
-    waited = ("the time libcli gives a whole command ran out waiting for it" if whole
-              else f"no complete answer within {REQUEST_DEADLINE:g} s")
-    outcome = "" if idempotent else f"; the outcome of the {method.upper()} is unknown"
-    raise Unreachable(f"{host} was too slow: {waited}{outcome}") from None
+    waited = (_("the time libcli gives a whole command ran out waiting for it") if whole
+              else _("no complete answer within {seconds} s").format(seconds=f"{REQUEST_DEADLINE:g}"))
+    outcome = "" if idempotent else _("; the outcome of the {method} is unknown").format(
+        method=method.upper())
+    raise Unreachable(_("{host} was too slow: {waited}{outcome}").format(
+        host=host, waited=waited, outcome=outcome)) from None
 
 
 async def _attempts(client, method, target, attempts, **kw) -> Page:
@@ -511,7 +514,8 @@ async def _attempts(client, method, target, attempts, **kw) -> Page:
             last_error = exc.cause
             log.debug("retrying %s %s after %s", method, urlsplit(target).path, exc.cause)
     host = urlsplit(target).hostname
-    raise Unreachable(f"{host} did not answer: {_describe(last_error)}") from None
+    raise Unreachable(_("{host} did not answer: {error}").format(
+        host=host, error=_describe(last_error))) from None
 
 
 class _Retryable(Exception):
@@ -575,7 +579,7 @@ async def _send(client, method, url, *, data, params, follow, json=None, headers
     # The first request's method decides: a POST whose redirect follow-up GET
     # fails must not be sent again (request() would repeat the POST).
     retryable = method.upper() in ("GET", "HEAD")
-    for _ in range(MAX_REDIRECTS + 1):
+    for _hop in range(MAX_REDIRECTS + 1):
         started = time.perf_counter()
         try:
             req = _build(client, method, url, data, params, json, headers)
@@ -588,17 +592,17 @@ async def _send(client, method, url, *, data, params, follow, json=None, headers
             refused = _tls_failure(exc) if isinstance(exc, httpx.ConnectError) else None
             if refused is not None:
                 # Asking again gets the same certificate.
-                raise Unreachable(f"could not connect to {urlsplit(url).hostname} ({refused}); "
-                                  "nothing was sent") from None
+                raise Unreachable(_("could not connect to {host} ({error}); nothing was sent").format(
+                    host=urlsplit(url).hostname, error=refused)) from None
             if retryable:
                 raise _Retryable(exc) from exc
             if isinstance(exc, httpx.ConnectError):
                 # No connection, so nothing was sent: the outcome is known.
-                raise Unreachable(f"could not connect to {urlsplit(url).hostname} "
-                                  f"({_describe(exc)}); nothing was sent") from None
+                raise Unreachable(_("could not connect to {host} ({error}); nothing was sent").format(
+                    host=urlsplit(url).hostname, error=_describe(exc))) from None
             raise Unreachable(
-                f"{urlsplit(url).hostname} did not answer the {method} "
-                f"({_describe(exc)}); the outcome is unknown"
+                _("{host} did not answer the {method} ({error}); the outcome is unknown").format(
+                    host=urlsplit(url).hostname, method=method, error=_describe(exc))
             ) from None
         try:
             if response.status_code >= 500 or response.status_code == 429:
@@ -606,8 +610,8 @@ async def _send(client, method, url, *, data, params, follow, json=None, headers
                 if retryable:
                     raise _Retryable(err)
                 raise Unreachable(
-                    f"{urlsplit(url).hostname} answered HTTP {response.status_code} "
-                    f"to the {method}; the outcome is unknown"
+                    _("{host} answered HTTP {status} to the {method}; the outcome is unknown").format(
+                        host=urlsplit(url).hostname, status=response.status_code, method=method)
                 )
             if follow and response.is_redirect and "location" in response.headers:
                 location = urljoin(url, response.headers["location"])

@@ -17,6 +17,8 @@ from typing import Any, ClassVar
 import msgspec
 from msgspec import Struct
 
+from libcli.i18n import pgettext
+
 SHORT_ID_LENGTH = 7
 
 
@@ -115,7 +117,9 @@ class Money(Struct, frozen=True, order=True):
         sign = "-" if self.cents < 0 else ""
         whole, part = divmod(abs(self.cents), 100)
         symbol = {"EUR": "€"}.get(self.currency, self.currency)
-        return f"{sign}{whole}.{part:02d} {symbol}"
+        # Translators: the decimal separator of amounts of money ("3,50 €").
+        point = pgettext("decimal separator", ".")
+        return f"{sign}{whole}{point}{part:02d} {symbol}"
 
 
 class Card(Record, frozen=True):

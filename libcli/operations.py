@@ -22,8 +22,8 @@ from msgspec.structs import replace
 
 from libcli.account import CardResult, with_status
 from libcli.snapshot import save_snapshot, snapshot_loans
-from libcli.demo import command
 from libcli.errors import LibcliError, Refused, UsageError
+from libcli.i18n import N_, _
 from libcli.model import (Balance, CancelResult, Hold, HoldStatus, Loan, Money, PaymentStart,
                           PickupLocation, PlaceHoldResult, RenewResult)
 
@@ -49,6 +49,14 @@ class Report(Struct, Generic[T]):
         return [r for r in self.results if not r.ok]
 
 
+# The messages of resolve_ids by kind ("loan", "hold"): whole sentences, as
+# the kind's word changes form in Finnish and Swedish.
+KINDS = {
+    "loan": (N_("no loan with ID '{prefix}'"), N_("'{prefix}' matches several loans: {listed}")),
+    "hold": (N_("no hold with ID '{prefix}'"), N_("'{prefix}' matches several holds: {listed}")),
+}
+
+
 def resolve_ids(items: list[Any], wanted: Iterable[str], kind: str,
                 failed_cards: list[str]) -> list[Any]:
     """Match ID prefixes (as in git) against items; unknown or ambiguous is an error."""
@@ -61,15 +69,17 @@ def resolve_ids(items: list[Any], wanted: Iterable[str], kind: str,
             if matches[0] not in chosen:
                 chosen.append(matches[0])
         elif not matches:
-            problems.append(f"no {kind} with ID '{prefix}'")
+            problems.append(_(KINDS[kind][0]).format(prefix=prefix))
         else:
             listed = ", ".join(f"{m.id} ({m.card}: {clean(m.title)[:30]})" for m in matches)
-            problems.append(f"'{prefix}' matches several {kind}s: {listed}")
+            problems.append(_(KINDS[kind][1]).format(prefix=prefix, listed=listed))
     if problems:
-        hint = f"see the IDs with: {command(kind + 's')}"
+        hint = _("see the IDs with: libcli {kind}s").format(kind=kind)
         if failed_cards:
-            hint += f" (cards that could not be read: {', '.join(failed_cards)})"
-        raise UsageError(problems[0] if len(problems) == 1 else f"{len(problems)} IDs not found",
+            hint += " " + _("(cards that could not be read: {cards})").format(
+                cards=", ".join(failed_cards))
+        raise UsageError(problems[0] if len(problems) == 1 else
+                         _("{n} IDs not found").format(n=len(problems)),
                          problems=problems if len(problems) > 1 else None, hint=hint)
     return chosen
 
@@ -256,7 +266,7 @@ class Selection(Struct, frozen=True):
 
     def check(self) -> None:
         if sum(bool(x) for x in (self.ids, self.all, self.due_within is not None)) != 1:
-            raise UsageError("say what to renew: loan IDs, --all, or --due-within DAYS (just one)")
+            raise UsageError(_("say what to renew: loan IDs, --all, or --due-within DAYS (just one)"))
 
     def choose(self, loans: list[Loan], today: date, failed_cards: list[str]) -> list[Loan]:
         if self.ids:
@@ -276,8 +286,9 @@ class RenewPlan(Struct, frozen=True):
     reason: str | None
 
 
-ALREADY = "already renewed (by another libcli run at the same moment)"
-CANNOT = "cannot be renewed"
+ALREADY = N_("already renewed (by another libcli run at the same moment)")
+CANNOT = N_("cannot be renewed")
+NOT_ATTEMPTED = N_("not attempted: the card's library failed (see above)")
 
 
 async def renew(run: Run, today: date, selection: Selection, *,
@@ -312,7 +323,7 @@ async def renew(run: Run, today: date, selection: Selection, *,
     failed = {r.card.name for r in fetched + posted if not r.ok}
     rows = [done.get(l.id) or _not_renewed(l, failed) for l in chosen if l.id not in skipped]
     return Report(rows, fetched + posted,
-                  partial=any(not x.renewed and x.message != ALREADY for x in rows))
+                  partial=any(not x.renewed and x.message != _(ALREADY) for x in rows))
 
 
 def after_renewal(loans: list[Loan], results: list[RenewResult]) -> list[Loan]:
@@ -325,16 +336,16 @@ def after_renewal(loans: list[Loan], results: list[RenewResult]) -> list[Loan]:
 
 
 def _not_renewable(loan: Loan) -> str:
-    return loan.not_renewable_reason or CANNOT
+    return loan.not_renewable_reason or _(CANNOT)
 
 
 def _not_renewed(loan: Loan, failed_cards: set[str]) -> RenewResult:
     if not loan.renewable:
         message = _not_renewable(loan)
     elif loan.card in failed_cards:
-        message = "not attempted: the card's library failed (see above)"
+        message = _(NOT_ATTEMPTED)
     else:
-        message = "the library did not report a result"
+        message = _("the library did not report a result")
     return RenewResult(loan.id, loan.title, False, None, message, card=loan.card)
 
 
@@ -350,12 +361,12 @@ def recheck(chosen: list[Loan], now: list[Loan], today: date, due_within: int | 
         cur = current.get(loan.id)
         if cur is None:
             done.append(RenewResult(loan.id, loan.title, False, None,
-                                    "no longer on the account", card=loan.card))
+                                    _("no longer on the account"), card=loan.card))
         elif cur.due_date != loan.due_date or cur.renewals_used != loan.renewals_used:
             if due_within is not None and (cur.due_date - today).days > due_within:
                 skipped.add(loan.id)
             else:
-                done.append(RenewResult(loan.id, loan.title, False, cur.due_date, ALREADY,
+                done.append(RenewResult(loan.id, loan.title, False, cur.due_date, _(ALREADY),
                                         card=loan.card))
         elif cur.renewable:
             todo.append(cur)
@@ -370,9 +381,9 @@ def recheck(chosen: list[Loan], now: list[Loan], today: date, due_within: int | 
 
 def _not_cancellable(hold: Hold) -> str:
     if hold.status is HoldStatus.READY:
-        return ("already waiting at the library: it cannot be cancelled online; "
-                "contact the pickup library")
-    return "the library does not allow cancelling this hold online"
+        return _("already waiting at the library: it cannot be cancelled online; "
+                 "contact the pickup library")
+    return _("the library does not allow cancelling this hold online")
 
 
 async def cancel_holds(run: Run, today: date, ids: Iterable[str],
@@ -389,7 +400,7 @@ async def cancel_holds(run: Run, today: date, ids: Iterable[str],
         gone: list[CancelResult] = []
         if changed:  # holds another process cancelled meanwhile are not posted again
             now = {h.id for h in await backend.holds()}
-            gone = [CancelResult(h.id, h.title, True, "already cancelled")
+            gone = [CancelResult(h.id, h.title, True, _("already cancelled"))
                     for h in mine if h.id not in now]
             mine = [h for h in mine if h.id in now]
         return (await backend.cancel_holds(mine) if mine else []) + gone
@@ -397,8 +408,8 @@ async def cancel_holds(run: Run, today: date, ids: Iterable[str],
     posted = await _write_each(run, _by_card(going), post)
     done = {res.hold_id: res for r in posted if r.ok for res in r.value}
     rows = [replace(done.get(h.id) or CancelResult(
-        h.id, h.title, False, "not attempted: the card's library failed (see above)"
-        if h.cancellable else _not_cancellable(h)), card=h.card) for h in chosen]
+        h.id, h.title, False, _(NOT_ATTEMPTED) if h.cancellable else _not_cancellable(h)),
+        card=h.card) for h in chosen]
     return Report(rows, fetched + posted, partial=any(not r.cancelled for r in rows))
 
 
@@ -496,8 +507,9 @@ async def pay(run: Run, expected: Money | None, steps: PaymentSteps, *,
     pending = rules.pending_payment(card)
     if resume:
         if pending is None:
-            raise Refused(f"no payment started by libcli is open for card '{card.name}'",
-                          hint=f"start one with: {command('pay --card ' + card.name)}")
+            raise Refused(_("no payment started by libcli is open for card '{card}'").format(
+                card=card.name), hint=_("start one with: libcli pay --card {card}").format(
+                card=card.name))
         if rules.registered(pending.amount, balance):
             rules.forget_payment(card)
             return Payment(card, True, pending.amount, url=pending.url, registered=True)
@@ -519,9 +531,10 @@ async def pay(run: Run, expected: Money | None, steps: PaymentSteps, *,
         # the payment is confirmed at the library, if the amount differs.
         started = await backend.start_payment(balance)
     if started.amount != balance.total:
-        raise Refused(f"the library started a payment of {started.amount}, not the "
-                      f"{balance.total} confirmed; do not pay it",
-                      hint=f"check with: {command('fees --card ' + card.name)}")
+        raise Refused(_("the library started a payment of {started}, not the {confirmed} "
+                        "confirmed; do not pay it").format(started=started.amount,
+                                                          confirmed=balance.total),
+                      hint=_("check with: libcli fees --card {card}").format(card=card.name))
     url = rules.check_payment_url(started.url, backend_url=str(backend.client.base_url),
                                   consortium=consortium)
     rules.remember_payment(card, url, started.amount, backend.payment_open_minutes)
@@ -564,7 +577,8 @@ async def _bank_transfer(run: Run, card: Card, consortium) -> Payment:
     [result] = await run.gather(lambda b: b.fees())
     transfer = consortium.policy.bank_transfer
     if transfer is None:
-        raise Refused(f"{consortium.name} takes no online payments; pay at the library")
+        raise Refused(_("{library} takes no online payments; pay at the library").format(
+            library=consortium.name))
     return Payment(card, False, result.value.total if result.ok else None,
                    bank_transfer=transfer, error=result.error)
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import msgspec
 from msgspec import Struct
 
-from libcli.demo import command
 from libcli.errors import Refused, UnsafeAddress
+from libcli.i18n import _
 from libcli.model import Balance, Money
 from libcli.policy import BankTransfer, Consortium, Payability, minimum_online, payability
 
@@ -37,11 +37,11 @@ def verdict(consortium: Consortium, balance: Balance) -> Verdict:
     minimum = minimum_online(policy, balance.minimum_online)
     if check.payable and balance.payment_in_progress:
         check = Payability(False, "payment_in_progress",
-                           "a payment is already in progress; finish it or wait until it expires")
+                           _("a payment is already in progress; finish it or wait until it expires"))
     elif check.payable and not balance.online_payment_offered:
         # The rules allow it but the page offers no payment: the page wins.
         check = Payability(False, "not_offered",
-                           balance.site_reason or "the library does not offer online payment now")
+                           balance.site_reason or _("the library does not offer online payment now"))
     return Verdict(check.payable, check.reason, check.message, minimum)
 
 
@@ -50,12 +50,12 @@ def ensure_payable(consortium: Consortium, balance: Balance, expected: Money | N
     v = verdict(consortium, balance)
     if expected is not None and expected != balance.total:
         raise Refused(
-            f"the balance changed from {expected} to {balance.total} since it was shown; "
-            "no payment was started",
-            hint=f"check it with: {command('fees')}",
+            _("the balance changed from {before} to {now} since it was shown; "
+              "no payment was started").format(before=expected, now=balance.total),
+            hint=_("check it with: libcli fees"),
         )
     if not v.payable:
-        raise Refused(f"cannot pay online: {v.message}")
+        raise Refused(_("cannot pay online: {reason}").format(reason=v.message))
     return v
 
 
@@ -83,15 +83,15 @@ def check_payment_url(url: str, *, backend_url: str | None = None,
 
     if ("\\" in url or url != url.strip() or any(ch.isspace() for ch in url)
             or strip_unsafe(url) != url):
-        _refuse("it contains a backslash, a space or control characters")
+        _refuse(_("it contains a backslash, a space or control characters"))
     parts = _whatwg(url)
     if parts is None:
-        _refuse("it is not a valid address")
+        _refuse(_("it is not a valid address"))
     scheme, host = parts["protocol"].rstrip(":"), parts["hostname"].rstrip(".")
     if not host or not (scheme == "https" or (scheme == "http" and is_loopback_host(host))):
-        _refuse("not an https address")
+        _refuse(_("not an https address"))
     if parts["username"] or parts["password"]:
-        _refuse("it carries a user name or password (`user@host`)")
+        _refuse(_("it carries a user name or password (`user@host`)"))
     if backend_url is None and consortium is None:
         return url
     library = _whatwg(backend_url) if backend_url else None
@@ -100,11 +100,11 @@ def check_payment_url(url: str, *, backend_url: str | None = None,
     allowed = consortium.payment_hosts if consortium is not None else ()
     if any(host_matches(host, a) for a in allowed):
         return url
-    known = ", ".join(allowed) if allowed else "none"
+    known = ", ".join(allowed) if allowed else _("none")
     raise UnsafeAddress(
-        f"refusing to open the payment address on {host}: it is neither the library's "
-        f"host nor a known payment provider (known: {known})",
-        hint="nothing was paid; if the library changed its provider, report it to libcli")
+        _("refusing to open the payment address on {host}: it is neither the library's "
+          "host nor a known payment provider (known: {known})").format(host=host, known=known),
+        hint=_("nothing was paid; if the library changed its provider, report it to libcli"))
 
 
 def _whatwg(url: str) -> dict | None:
@@ -117,20 +117,21 @@ def _whatwg(url: str) -> dict | None:
 
 
 def _refuse(why: str):
-    raise UnsafeAddress(f"refusing to open the payment address the library sent: {why}",
-                        hint="nothing was paid; report it to the library and to libcli")
+    raise UnsafeAddress(_("refusing to open the payment address the library sent: {why}").format(
+        why=why), hint=_("nothing was paid; report it to the library and to libcli"))
 
 
 def bank_transfer_text(transfer: BankTransfer, amount: Money | None, library_name: str) -> str:
-    lines = [f"{library_name} takes no online payments. Pay by bank transfer:", ""]
-    if amount is not None:
-        lines.append(f"  Amount:           {amount}")
+    fields = [(_("Amount:"), amount)] if amount is not None else []
+    fields += [(_("Recipient:"), transfer.recipient), (_("Reference number:"), transfer.reference),
+               (_("Explanation:"), transfer.explanation)]
+    width = max(len(label) for label, _value in fields)
+    lines = [_("{library} takes no online payments. Pay by bank transfer:").format(
+        library=library_name), ""]
+    lines += [f"  {label:<{width}} {value}" for label, value in fields]
     lines += [
-        f"  Recipient:        {transfer.recipient}",
-        f"  Reference number: {transfer.reference}",
-        f"  Explanation:      {transfer.explanation}",
         "",
-        "  Bank accounts (IBAN, and SWIFT/BIC for transfers from abroad):",
+        "  " + _("Bank accounts (IBAN, and SWIFT/BIC for transfers from abroad):"),
     ]
     for acc in transfer.accounts:
         lines.append(f"    {acc.bank:<13} {acc.iban}  {acc.bic}")
@@ -220,13 +221,14 @@ def forget_payment(card) -> None:
 def payment_open_error(card, pending: PendingPayment | None) -> Refused:
     """The library shows an open payment: say where to finish it and until when."""
     if pending is None:
-        return Refused("a payment is already in progress at the library (not started by this "
-                       "libcli, or its address was not kept); finish it, or wait until it "
-                       "expires", hint=f"check with: {command('fees --card ' + card.name)}")
-    until = (f"; the library keeps it open until about "
-             f"{pending.expires.astimezone().strftime('%H:%M')}" if pending.expires else "")
-    return Refused(f"a payment of {pending.amount} started at "
-                   f"{pending.started.astimezone().strftime('%H:%M')} is still open{until}: "
-                   f"{pending.url}",
-                   hint=f"finish it at that address, or open it again with: "
-                        f"{command('pay --resume --card ' + card.name)}")
+        return Refused(_("a payment is already in progress at the library (not started by this "
+                         "libcli, or its address was not kept); finish it, or wait until it "
+                         "expires"), hint=_("check with: libcli fees --card {card}").format(
+            card=card.name))
+    until = (_("; the library keeps it open until about {time}").format(
+        time=pending.expires.astimezone().strftime("%H:%M")) if pending.expires else "")
+    return Refused(_("a payment of {amount} started at {time} is still open{until}: {url}").format(
+        amount=pending.amount, time=pending.started.astimezone().strftime("%H:%M"), until=until,
+        url=pending.url),
+                   hint=_("finish it at that address, or open it again with: "
+                          "libcli pay --card {card} --resume").format(card=card.name))

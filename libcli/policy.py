@@ -16,6 +16,7 @@ from typing import Any, Iterable
 
 from msgspec import Struct, field
 
+from libcli.i18n import N_, _
 from libcli.model import DueStatus, FeeType, Material, Money
 
 # libcli's own default where a seed states no notice period.
@@ -233,7 +234,7 @@ def view_id(host: str) -> str:
     """A Finna view's registry id from its address: ``vaski.finna.fi`` →
     ``vaski``, ``tritonia.finna.fi/uva`` → ``tritonia-uva``, ``finna.fi`` →
     ``finna``."""
-    name, _, path = host.partition("/")
+    name, _sep, path = host.partition("/")
     label = name.removesuffix(".finna.fi").removesuffix(".fi")
     return f"{label}-{path.strip('/')}" if path.strip("/") else label
 
@@ -310,7 +311,8 @@ def get_consortium(cid: str) -> Consortium:
         return consortia()[cid]
     except KeyError:
         known = ", ".join(sorted(consortia()))
-        raise UsageError(f"unknown library '{cid}'; known libraries: {known}") from None
+        raise UsageError(_("unknown library '{id}'; known libraries: {known}").format(
+            id=cid, known=known)) from None
 
 
 # --- rules ------------------------------------------------------------------
@@ -374,31 +376,43 @@ def payability(
     """
     pay = policy.online_payment
     if pay is None:
-        return Payability(False, "no_online_payment", "this library takes no online payments")
+        return Payability(False, "no_online_payment", _("this library takes no online payments"))
     if total.cents <= 0:
-        return Payability(False, "nothing_to_pay", "there is nothing to pay")
+        return Payability(False, "nothing_to_pay", _("there is nothing to pay"))
     blocking = pay.blocking_fee_types.intersection(fee_types)
     if blocking:
-        kinds = ", ".join(sorted(t.value.replace("_", " ") for t in blocking))
+        kinds = ", ".join(sorted(_(FEE_NAMES[t]) for t in blocking))
         return Payability(
             False, "nonpayable_fee",
-            f"a {kinds} fee is among the charges; it cannot be paid online",
+            _("a {kinds} fee is among the charges; it cannot be paid online").format(kinds=kinds),
         )
     if nonpayable_items:
         return Payability(
-            False, "nonpayable_fee", "some charges cannot be paid online; contact the library"
+            False, "nonpayable_fee", _("some charges cannot be paid online; contact the library")
         )
     minimum = minimum_online(policy, site_minimum)
     if minimum is not None and total.cents < minimum.cents:
         return Payability(
-            False, "below_minimum", f"the balance {total} is below the online minimum {minimum}",
+            False, "below_minimum",
+            _("the balance {total} is below the online minimum {minimum}").format(
+                total=total, minimum=minimum),
         )
     if pay.requires_email and email_on_file is False:
         return Payability(
             False, "email_required",
-            "online payment needs an e-mail address on the library account",
+            _("online payment needs an e-mail address on the library account"),
         )
     return Payability(True)
+
+
+# The fee types as a reason names them ("a replacement fee is among ...").
+FEE_NAMES = {
+    FeeType.OVERDUE: N_("overdue"),
+    FeeType.UNCOLLECTED_HOLD: N_("uncollected hold"),
+    FeeType.REPLACEMENT: N_("replacement"),
+    FeeType.NOTICE: N_("notice"),
+    FeeType.OTHER: N_("other"),
+}
 
 
 def minimum_online(policy: Policy, site_minimum: Money | None = None) -> Money | None:
@@ -437,16 +451,17 @@ def borrowing_block(
     ban = policy.borrowing_ban
     if debt is not None:
         if ban.debt_over_cents is not None and debt.cents > ban.debt_over_cents:
-            return (f"borrowing is blocked: the debt {debt} exceeds "
-                    f"{Money(ban.debt_over_cents, debt.currency)}")
+            return _("borrowing is blocked: the debt {debt} exceeds {limit}").format(
+                debt=debt, limit=Money(ban.debt_over_cents, debt.currency))
         if ban.debt_at_least_cents is not None and debt.cents >= ban.debt_at_least_cents:
-            return (f"borrowing is blocked: the debt {debt} reaches "
-                    f"{Money(ban.debt_at_least_cents, debt.currency)}")
+            return _("borrowing is blocked: the debt {debt} reaches {limit}").format(
+                debt=debt, limit=Money(ban.debt_at_least_cents, debt.currency))
         if ban.old_debt_after_new_year and debt_from_earlier_year and debt.cents > 0:
-            return "borrowing is blocked: debt from an earlier year must be paid first"
+            return _("borrowing is blocked: debt from an earlier year must be paid first")
     worst = max(days_late, default=0)
     if ban.overdue_days is not None and worst > ban.overdue_days:
-        return f"borrowing is blocked: a loan is {worst} days late (the limit is {ban.overdue_days})"
+        return _("borrowing is blocked: a loan is {days} days late (the limit is {limit})").format(
+            days=worst, limit=ban.overdue_days)
     return None
 
 
@@ -468,13 +483,24 @@ def borrowing_warnings(
     out: list[str] = []
     if ban.debt_over_cents is not None and debt.cents > 0 and \
             ban.debt_over_cents - debt.cents <= 200:
-        out.append(f"the debt {debt} is close to {Money(ban.debt_over_cents, debt.currency)}, "
-                   "above which borrowing is blocked")
+        out.append(_("the debt {debt} is close to {limit}, above which borrowing is blocked")
+                   .format(debt=debt, limit=Money(ban.debt_over_cents, debt.currency)))
     worst = max(days_late, default=0)
     if ban.overdue_days is not None and worst > 0 and ban.overdue_days - worst <= 7:
-        out.append(f"a loan is {worst} days late; after {ban.overdue_days} days "
-                   "the right to borrow is lost")
+        out.append(_("a loan is {days} days late; after {limit} days the right to borrow is lost")
+                   .format(days=worst, limit=ban.overdue_days))
     return out
+
+
+NEVER_RENEWED = {
+    Material.BOOK: N_("books are never renewed"),
+    Material.QUICK_LOAN: N_("quick loans are never renewed"),
+    Material.MAGAZINE: N_("magazines are never renewed"),
+    Material.BOUND_MAGAZINE: N_("bound magazines are never renewed"),
+    Material.AUDIOVISUAL: N_("audiovisual material is never renewed"),
+    Material.NEWSPAPER: N_("newspapers are never renewed"),
+    Material.CHILDREN: N_("children's material is never renewed"),
+}
 
 
 def predicted_renewal(
@@ -483,9 +509,10 @@ def predicted_renewal(
     """Whether the rules allow another renewal; the library decides in the end."""
     limit = policy.renewal_limit_for(material)
     if limit == 0:
-        return False, f"{material.value.replace('_', ' ')}s are never renewed"
+        return False, _(NEVER_RENEWED[material])
     if reserved_by_others:
-        return False, "reserved by another patron"
+        return False, _("reserved by another patron")
     if limit is not None and renewals_used is not None and renewals_used >= limit:
-        return False, f"renewal limit reached ({renewals_used}/{limit})"
+        return False, _("renewal limit reached ({used}/{limit})").format(used=renewals_used,
+                                                                          limit=limit)
     return True, None

@@ -9,12 +9,11 @@ from datetime import date
 
 from msgspec import Struct, field
 
-from libcli.demo import command
+from libcli.demo import typed
+from libcli.i18n import _, day, ngettext, relative
 from libcli.model import Balance, DueStatus, Hold, HoldStatus, Loan, Money
 from libcli.policy import Consortium, borrowing_block, debt_from_earlier_year
 from libcli.text import clean as _clean
-
-WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
 class CardAccount(Struct):
@@ -44,14 +43,11 @@ class Digest(Struct):
         }
 
 
-def _day(d: date) -> str:
-    return f"{WEEKDAYS[d.weekday()]} {d.isoformat()}"
-
-
 def _action(loan: Loan) -> str:
     if loan.renewable:
-        return f"renew with: {command('renew ' + loan.id)}"
-    return f"return it: {loan.not_renewable_reason or 'it cannot be renewed'}"
+        return typed(_("renew with: libcli renew {id}").format(id=loan.id))
+    return _("return it: {reason}").format(
+        reason=loan.not_renewable_reason or _("it cannot be renewed"))
 
 
 def build_digest(accounts: list[CardAccount], today: date, within: int | None = None) -> Digest:
@@ -86,28 +82,33 @@ def digest_text(digest: Digest, today: date, clean=_clean) -> str:
     (titles, places, the library's reason a loan cannot be renewed)."""
     out: list[str] = []
     if digest.overdue:
-        out.append("Overdue:")
+        out.append(_("Overdue:"))
         for loan, action in digest.overdue:
             late = (today - loan.due_date).days
             fee = ""
             if loan.estimated_fee is not None and loan.estimated_fee.cents:
-                fee = f", estimated fee {loan.estimated_fee}"
-            out.append(f"  {clean(loan.title)} ({clean(loan.card)}) was due {_day(loan.due_date)}, "
-                       f"{late} day{'s' if late != 1 else ''} late{fee}; {clean(action)}")
+                fee = _(", estimated fee {amount}").format(amount=loan.estimated_fee)
+            out.append("  " + _("{title} ({card}) was due {date}, {late}{fee}; {action}").format(
+                title=clean(loan.title), card=clean(loan.card), date=day(loan.due_date),
+                late=ngettext("{n} day late", "{n} days late", late).format(n=late), fee=fee,
+                action=clean(action)))
     if digest.due:
-        out.append("Due soon:")
+        out.append(_("Due soon:"))
         for loan, action in digest.due:
-            days = (loan.due_date - today).days
-            when = "today" if days == 0 else "tomorrow" if days == 1 else f"in {days} days"
-            out.append(f"  {clean(loan.title)} ({clean(loan.card)}) due {_day(loan.due_date)} ({when}); {clean(action)}")
+            out.append("  " + _("{title} ({card}) due {date} ({when}); {action}").format(
+                title=clean(loan.title), card=clean(loan.card), date=day(loan.due_date),
+                when=relative(loan.due_date, today), action=clean(action)))
     if digest.ready:
-        out.append("Ready for pickup:")
+        out.append(_("Ready for pickup:"))
         for hold in digest.ready:
-            by = f", pick up by {_day(hold.pickup_by)}" if hold.pickup_by else ""
-            where = f" at {clean(hold.pickup_location)}" if hold.pickup_location else ""
+            where = _(" at {place}").format(place=clean(hold.pickup_location)) \
+                if hold.pickup_location else ""
+            by = _(", pick up by {date}").format(date=day(hold.pickup_by)) if hold.pickup_by else ""
             out.append(f"  {clean(hold.title)} ({clean(hold.card)}){where}{by}")
     if digest.fees:
-        out.append("Fees:")
+        out.append(_("Fees:"))
         for card, total, warnings in digest.fees:
-            out.append(f"  {clean(card)}: {total}; {clean('; '.join(warnings))}; pay with: {command('pay --card ' + card)}")
+            out.append("  " + typed(_("{card}: {total}; {warnings}; pay with: libcli pay --card {card}")
+                                    .format(card=clean(card), total=total,
+                                            warnings=clean("; ".join(warnings)))))
     return "\n".join(out)

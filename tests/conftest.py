@@ -54,6 +54,11 @@ def isolated(tmp_path, monkeypatch):
         monkeypatch.setenv(f"LIBCLI_{name.upper()}_DIR", str(path))
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.delenv("LIBCLI_RAISE_ERRORS", raising=False)
+    # libcli speaks the locale's language: tests read English unless they
+    # ask for another (tests/test_i18n.py), whatever the machine's locale.
+    for var in ("LANGUAGE", "LC_ALL", "LC_MESSAGES"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("LANG", "C.UTF-8")
     yield tmp_path
 
 

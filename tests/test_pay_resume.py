@@ -60,7 +60,7 @@ def test_a_stopped_payment_is_shown_with_its_address_and_can_be_resumed(heili):
     assert url in again.stderr
     assert re.search(r"started at \d\d:\d\d is still open; the library keeps it open until about "
                      r"\d\d:\d\d", again.stderr), again.stderr
-    assert "libcli pay --resume --card me" in again.stderr
+    assert "libcli pay --card me --resume" in again.stderr
 
     reopened = run("pay", "--card", "me", "--resume", "--no-browser", "--no-wait")
     assert reopened.exit_code == 0, reopened.stderr

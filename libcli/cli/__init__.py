@@ -13,10 +13,11 @@ import sys
 
 import click
 
-from libcli import __version__
+from libcli import __version__, i18n
 from libcli.errors import ExitCode, LibcliError
+from libcli.i18n import H_, N_, _
 
-EXIT_CODES = """\b
+EXIT_CODES = N_("""\b
 Exit codes:
   0  done
   1  error (bad config, no PIN, no keyring, ...)
@@ -25,9 +26,9 @@ Exit codes:
   4  login refused by the library
   5  library unreachable
   6  a library page was not understood
-  130  interrupted (Ctrl-C)"""
+  130  interrupted (Ctrl-C)""")
 
-ROOT_HELP = """Library cards, loans, renewals, holds and fees from the command line.
+ROOT_HELP = H_("""Library cards, loans, renewals, holds and fees from the command line.
 
 \b
 Try it on the built-in demo library first:
@@ -37,7 +38,7 @@ Then with your own card (the PIN is asked for, hidden, and kept in the keyring):
   libcli card add mine --library helmet --number 1234567
   libcli loans
   libcli renew --due-within 2
-"""
+""")
 
 COMMANDS = {
     # name: (module, attribute)
@@ -90,8 +91,9 @@ class SuggestingGroup(click.Group):
             import difflib
 
             close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
-            hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-            ctx.fail(f"No such command '{name}'.{hint}")
+            hint = (" " + _("Did you mean {commands}?").format(
+                commands=_(" or ").join(repr(c) for c in close))) if close else ""
+            ctx.fail(_("No such command '{name}'.").format(name=name) + hint)
         return super().resolve_command(ctx, args)
 
 
@@ -101,12 +103,32 @@ class LazyGroup(SuggestingGroup):
     def list_commands(self, ctx):
         return list(COMMANDS)
 
+    def main(self, args=None, **kwargs):
+        # Each command line starts from the locale (tests run many in one
+        # process); `--lang` is looked for before click parses anything, so
+        # that `libcli loans --help --lang fi` is Finnish too.
+        i18n.reset()
+        argv = list(sys.argv[1:] if args is None else args)
+        for i, arg in enumerate(argv):
+            if arg == "--":
+                break
+            if arg == "--lang" and i + 1 < len(argv) and argv[i + 1] in i18n.LANGUAGES:
+                i18n.choose(argv[i + 1])
+            elif arg.startswith("--lang=") and arg[7:] in i18n.LANGUAGES:
+                i18n.choose(arg[7:])
+        if "_LIBCLI_COMPLETE" not in os.environ:  # completion never opens the catalogue
+            i18n.install_in_click()
+            i18n.localize_command(self)
+            # The exit codes are one table, translated whole.
+            self.epilog = _(EXIT_CODES)
+        return super().main(args, **kwargs)
+
     def format_commands(self, ctx, formatter):
         # As click's, but from SUMMARIES: `--help` imports no command module.
         limit = formatter.width - 6 - max(len(name) for name in COMMANDS)
-        rows = [(name, click.Command(name, help=SUMMARIES[name]).get_short_help_str(limit))
+        rows = [(name, click.Command(name, help=_(SUMMARIES[name])).get_short_help_str(limit))
                 for name in COMMANDS]
-        with formatter.section("Commands"):
+        with formatter.section(_("Commands")):
             formatter.write_dl(rows)
 
     def get_command(self, ctx, name):
@@ -117,6 +139,8 @@ class LazyGroup(SuggestingGroup):
         module, attr = COMMANDS[name]
         command = getattr(importlib.import_module(module), attr)
         _accept_global_options(command)
+        if not ctx.resilient_parsing:  # completion: English, no catalogue
+            i18n.localize_command(command)
         return command
 
     def invoke(self, ctx):
@@ -134,16 +158,17 @@ class LazyGroup(SuggestingGroup):
                 output.emit_json(output.error_document(exc))
             ctx.exit(int(exc.exit_code))
         except KeyboardInterrupt:
-            click.echo("\nlibcli: interrupted", err=True)
+            click.echo("\nlibcli: " + _("interrupted"), err=True)
             ctx.exit(130)
         except Exception as exc:  # the last line of defence: no traceback for users
             if os.environ.get("LIBCLI_RAISE_ERRORS"):
                 raise
             from libcli.text import clean
 
-            click.echo(f"libcli: unexpected error: {type(exc).__name__}: {clean(exc)}", err=True)
-            click.echo("This is a bug in libcli. Rerun with LIBCLI_RAISE_ERRORS=1 for the "
-                       "traceback.", err=True)
+            click.echo(_("libcli: unexpected error: {kind}: {message}").format(
+                kind=type(exc).__name__, message=clean(exc)), err=True)
+            click.echo(_("This is a bug in libcli. Rerun with LIBCLI_RAISE_ERRORS=1 for the "
+                         "traceback."), err=True)
             ctx.exit(int(ExitCode.ERROR))
 
 
@@ -195,6 +220,17 @@ def _late_verbose(ctx, param, value):
         ctx.find_root().obj.set_verbose(value)
 
 
+def _set_lang(ctx, param, value):
+    i18n.choose(value)
+
+
+def _lang_option(hidden: bool = False) -> click.Option:
+    return click.Option(["--lang"], type=click.Choice(i18n.LANGUAGES), hidden=hidden,
+                        expose_value=False, is_eager=True, callback=_set_lang,
+                        help=N_("Language of libcli's own messages (default: from the locale, "
+                                "LANGUAGE, LC_ALL, LC_MESSAGES or LANG)."))
+
+
 def _accept_global_options(command: click.Command) -> None:
     """`libcli loans --no-color` and `libcli loans -v` work as they do before
     the command: each command also takes the global flags (hidden in its
@@ -210,6 +246,7 @@ def _accept_global_options(command: click.Command) -> None:
                      callback=_late_color),
         click.Option(["-v", "--verbose"], count=True, hidden=True, expose_value=False,
                      callback=_late_verbose),
+        _lang_option(hidden=True),
     ]
     command.params.extend(o for o in extra if not taken & set(o.opts))
     for sub in getattr(command, "commands", {}).values():
@@ -236,16 +273,20 @@ def cli(ctx, color, no_color, verbose):
     ctx.with_resource(progress.on_stderr())
 
 
-def print_error(exc: LibcliError, prefix: str = "error") -> None:
+cli.params.append(_lang_option())
+
+
+def print_error(exc: LibcliError, prefix: str = N_("error")) -> None:
     # Messages quote libraries (a search error, a refused payment): cleaned
     # of terminal escapes and PINs like any text from a library.
+    from libcli.demo import typed
     from libcli.text import clean, clean_multiline
 
-    click.echo(f"libcli: {prefix}: {clean(exc.message)}", err=True)
+    click.echo(f"libcli: {_(prefix)}: {clean(typed(exc.message))}", err=True)
     for problem in exc.problems:
         click.echo(f"  - {clean(problem)}", err=True)
     if exc.hint:
-        click.echo(clean_multiline(exc.hint), err=True)
+        click.echo(clean_multiline(typed(exc.hint)), err=True)
 
 
 def main() -> None:

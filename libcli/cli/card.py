@@ -8,8 +8,8 @@ import click
 
 from libcli.cli import SuggestingGroup, output
 from libcli.cli.options import _complete_cards, json_option, library_option
-from libcli.demo import command
 from libcli.errors import PinError, UsageError
+from libcli.i18n import N_, _
 from libcli.model import Card
 
 
@@ -23,24 +23,23 @@ def _read_pin(pin_stdin: bool) -> str:
     no_core_dumps()
     if pin_stdin:
         if output.stdin_closed():
-            raise UsageError("--pin-stdin, but standard input is closed: no PIN to read",
-                             hint="pipe the PIN in: printf '%s\\n' \"$PIN\" | "
-                             f"{command('card ... --pin-stdin')}")
+            raise UsageError(_("--pin-stdin, but standard input is closed: no PIN to read"),
+                             hint=_("pipe the PIN in: printf '%s\\n' \"$PIN\" | libcli card ... --pin-stdin"))
         line = sys.stdin.readline()
         return check_pin(line)
     if not output.isatty_stdin():
         raise UsageError(
-            "no terminal to ask for the PIN",
-            hint="pipe it in with --pin-stdin, or use --pin-command CMD",
+            _("no terminal to ask for the PIN"),
+            hint=_("pipe it in with --pin-stdin, or use --pin-command CMD"),
         )
-    for _ in range(PIN_TRIES):
-        first = output.ask("PIN", hide_input=True, default="", show_default=False)
+    for _attempt in range(PIN_TRIES):
+        first = output.ask(_("PIN"), hide_input=True, default="", show_default=False)
         check_pin(first)
-        second = output.ask("PIN again", hide_input=True, default="", show_default=False)
+        second = output.ask(_("PIN again"), hide_input=True, default="", show_default=False)
         if first == second:
             return check_pin(first)
-        output.info("The two PINs differ; type them again.")
-    raise PinError(f"the two PINs differed {PIN_TRIES} times; nothing was stored")
+        output.info(_("The two PINs differ; type them again."))
+    raise PinError(_("the two PINs differed {n} times; nothing was stored").format(n=PIN_TRIES))
 
 
 @click.group(cls=SuggestingGroup)
@@ -62,7 +61,8 @@ def card():
     try:
         cards_mod.clean_orphan_pins()
     except LibcliError as exc:
-        output.warn(f"could not check the keyring for PINs of removed cards: {exc.message}")
+        output.warn(_("could not check the keyring for PINs of removed cards: {message}").format(
+            message=exc.message))
 
 
 @card.command("add")
@@ -91,21 +91,21 @@ def card_add(name, library, number, url, pin_stdin, pin_command, pickup, no_chec
     from libcli.policy import get_consortium
 
     get_consortium(library)
-    cards_mod.validate_name(name)
+    name = cards_mod.validate_name(name)
     number = number.strip()
     if not number or any(ch.isspace() for ch in number):
-        raise UsageError("the card number must be one word, e.g. --number 1234567")
+        raise UsageError(_("the card number must be one word, e.g. --number 1234567"))
     if url:
         check_url(url)
     if pin_stdin and pin_command:
-        raise UsageError("use either --pin-stdin or --pin-command, not both")
+        raise UsageError(_("use either --pin-stdin or --pin-command, not both"))
     new = Card(name=name, library=library, number=number, url=url, pin_command=pin_command,
                pickup=pickup)
     store = cards_mod.CardStore()
     if pin_command:
         checked = None if no_check else _try_login(new, None)
         stored = store.add(new)
-        where = "its PIN command"
+        where = _("its PIN command")
     else:
         # Fail before asking for a PIN when there is nowhere to keep it.
         cards_mod.keyring_backend()
@@ -113,10 +113,11 @@ def card_add(name, library, number, url, pin_stdin, pin_command, pickup, no_chec
         checked = None if no_check else _try_login(new, pin)
         stored = store.add(new, store_pin=lambda c: cards_mod.store_pin(c, pin),
                            forget_pin=cards_mod.forget_pin)
-        where = "the keyring"
-    login = {None: "", True: "; the library accepted the login",
-             False: "; the login was not tried: the library did not answer"}[checked]
-    _done(as_json, stored, f"Added card '{stored.name}' ({library}, {number}); PIN from {where}{login}.")
+        where = _("the keyring")
+    login = {None: "", True: _("; the library accepted the login"),
+             False: _("; the login was not tried: the library did not answer")}[checked]
+    _done(as_json, stored, _("Added card '{card}' ({library}, {number}); PIN from {where}{login}.")
+          .format(card=stored.name, library=library, number=number, where=where, login=login))
 
 
 def _done(as_json: bool, card_: Card, message: str) -> None:
@@ -139,7 +140,7 @@ def _try_login(card: Card, pin: str | None) -> bool:
     if result.ok:
         return True
     if isinstance(result.error, Unreachable):
-        output.warn(f"could not check the login: {result.error.message}")
+        output.warn(_("could not check the login: {message}").format(message=result.error.message))
         return False
     raise result.error
 
@@ -162,7 +163,8 @@ def card_pin(name, pin_stdin, as_json):
     cards_mod.store_pin(card_, _read_pin(pin_stdin))
     if card_.pin_command:
         cards_mod.CardStore().update(name, pin_command=None)
-    _done(as_json, cards_mod.CardStore().get(name), f"Stored a new PIN for card '{name}'.")
+    _done(as_json, cards_mod.CardStore().get(name),
+          _("Stored a new PIN for card '{card}'.").format(card=name))
 
 
 @card.command("list")
@@ -182,20 +184,21 @@ def card_list(as_json):
         output.emit_json({"cards": [_card_json(c) for c in cards]})
         return
     if not cards:
-        output.info(f"No cards yet. Add one with: {command('card add NAME --library ID --number CARD')}")
+        output.info(_("No cards yet. Add one with: libcli card add NAME --library ID --number CARD"))
         return
     output.table(
-        ["Name", "Library", "Number", "PIN from", "Default", "Address"],
-        [[c.name, c.library, c.number, _pin_source(c), "*" if c.default else "", c.url or ""]
+        [N_("Name"), N_("Library"), N_("Number"), N_("PIN from"), N_("Default"), N_("Address")],
+        [[c.name, c.library, c.number, _(_pin_source(c)), "*" if c.default else "", c.url or ""]
          for c in cards],
         drop=("Address", "PIN from"), squeeze=("Address",),
     )
 
 
 def _pin_source(c: Card) -> str:
+    # English in JSON; the table translates it (the catalogue has N_ marks).
     if c.demo:
-        return "demo (public)"
-    return "command" if c.pin_command else "keyring"
+        return N_("demo (public)")
+    return N_("command") if c.pin_command else N_("keyring")
 
 
 def _card_json(c: Card) -> dict:
@@ -224,7 +227,7 @@ def card_remove(name, as_json):
         account.forget_session(removed)
     except Exception:  # a card of a library no longer known has no session to drop
         pass
-    _done(as_json, removed, f"Removed card '{name}'.")
+    _done(as_json, removed, _("Removed card '{card}'.").format(card=name))
 
 
 @card.command("rename")
@@ -243,7 +246,8 @@ def card_rename(name, new_name, as_json):
 
     CardStore().update(name, name=new_name)
     rename_snapshot(name, new_name)
-    _done(as_json, CardStore().get(new_name), f"Renamed card '{name}' to '{new_name}'.")
+    _done(as_json, CardStore().get(new_name),
+          _("Renamed card '{card}' to '{new}'.").format(card=name, new=new_name))
 
 
 @card.command("default")
@@ -259,7 +263,7 @@ def card_default(name, as_json):
     from libcli.cards import CardStore
 
     CardStore().set_default(name)
-    _done(as_json, CardStore().get(name), f"'{name}' is now the default card.")
+    _done(as_json, CardStore().get(name), _("'{card}' is now the default card.").format(card=name))
 
 
 @card.command("set")
@@ -287,9 +291,9 @@ def card_set(name, pickup, url, pin_command, as_json):
     if pin_command is not None:
         changes["pin_command"] = pin_command
     if not changes:
-        raise UsageError("nothing to change; give --pickup, --url or --pin-command")
+        raise UsageError(_("nothing to change; give --pickup, --url or --pin-command"))
     CardStore().update(name, **changes)
-    _done(as_json, CardStore().get(name), f"Updated card '{name}'.")
+    _done(as_json, CardStore().get(name), _("Updated card '{card}'.").format(card=name))
 
 
 @card.command("check")
@@ -316,7 +320,7 @@ def card_check(cards, as_json):
     else:
         for r in results:
             if r.ok:
-                output.info(f"card '{r.card.name}': login ok")
+                output.info(_("card '{card}': login ok").format(card=r.card.name))
             else:
                 output.card_error(r.card.name, r.card.library, r.error)
     click.get_current_context().exit(exit_code_for(results))

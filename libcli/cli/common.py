@@ -8,8 +8,8 @@ from typing import Any
 import click
 
 from libcli.cli import output
-from libcli.demo import command
 from libcli.errors import ExitCode, LibcliError, UsageError
+from libcli.i18n import _
 
 
 def today() -> date:
@@ -31,8 +31,8 @@ def one_card(name: str | None):
         return store.get(name)
     card = store.default()
     if card is None:
-        raise UsageError("which card? add --card NAME",
-                         hint=f"or set one with: {command('card default NAME')}")
+        raise UsageError(_("which card? add --card NAME"),
+                         hint=_("or set one with: libcli card default NAME"))
     return card
 
 
@@ -81,4 +81,5 @@ def card_failed(card, exc: LibcliError) -> None:
 
 
 def need_decision(what: str, flag: str) -> LibcliError:
-    return UsageError(f"{what}, and there is no terminal to ask", hint=f"add {flag}")
+    return UsageError(_("{what}, and there is no terminal to ask").format(what=what),
+                      hint=_("add {flag}").format(flag=flag))

@@ -6,6 +6,7 @@ import click
 
 from libcli.cli import output
 from libcli.cli.options import json_option
+from libcli.i18n import _
 
 
 @click.command(context_settings={"ignore_unknown_options": True,
@@ -41,8 +42,8 @@ def demo(ctx, reset, remove, all_, as_json, command):
     _forget_legacy_demo_cards()
     if remove:
         gone = demo_mod.remove_demo_home()
-        output.info("Removed the demo library and its cards." if gone else
-                    "There was no demo library to remove.")
+        output.info(_("Removed the demo library and its cards.") if gone else
+                    _("There was no demo library to remove."))
         return
     with demo_mod.in_demo_home():
         added, cards = _set_up(reset=reset, all_=all_)
@@ -52,9 +53,9 @@ def demo(ctx, reset, remove, all_, as_json, command):
         if not as_json:
             names = ", ".join(c.name for c in cards)
             if added:
-                output.info(f"Added demo cards: {', '.join(added)} (demo library, public demo "
-                            "PINs; your own cards are not touched).")
-            output.info(f"Demo cards: {names}. Their loans:\n")
+                output.info(_("Added demo cards: {cards} (demo library, public demo "
+                              "PINs; your own cards are not touched).").format(cards=", ".join(added)))
+            output.info(_("Demo cards: {cards}. Their loans:").format(cards=names) + "\n")
         from libcli.cli.loans import show_loans
 
         show_loans(cards, as_json=as_json)
@@ -86,12 +87,15 @@ def _set_up(*, reset: bool, all_: bool):
 
 def _run_in_demo(ctx, args: list[str]) -> int:
     """Run `libcli ARGS` on the demo's cards, with the global flags given."""
+    from libcli import i18n
     from libcli.cli import cli
 
     state = ctx.find_root().obj
     flags = [] if state is None else ["--color", state.color] + ["-v"] * state.verbose
+    if i18n.chosen():
+        flags += ["--lang", i18n.chosen()]
     if args and args[0] == "demo":
-        raise click.UsageError("already in the demo: `libcli demo COMMAND`")
+        raise click.UsageError(_("already in the demo: `libcli demo COMMAND`"))
     return cli.main(args=flags + args, prog_name="libcli demo", standalone_mode=False)
 
 
@@ -109,5 +113,6 @@ def _forget_legacy_demo_cards() -> None:
     except LibcliError:
         return
     if legacy:
-        output.info(f"Moved the demo cards out of your own cards ({', '.join(legacy)}); "
-                    "the demo keeps its own now: libcli demo COMMAND")
+        output.info(_("Moved the demo cards out of your own cards ({cards}); "
+                      "the demo keeps its own now: libcli demo COMMAND").format(
+            cards=", ".join(legacy)))

@@ -6,6 +6,7 @@ import click
 
 from libcli.cli import common, output
 from libcli.cli.options import card_option, json_option
+from libcli.i18n import N_, _, ngettext
 from libcli.model import DueStatus, HoldStatus, Money
 
 
@@ -44,7 +45,8 @@ def status(cards, as_json):
         output.emit_json({"cards": rows, "errors": errors, "today": today.isoformat()})
     elif rows:
         output.table(
-            ["Card", "Library", "Loans", "Due soon", "Overdue", "Holds", "Ready", "Balance"],
+            [N_("Card"), N_("Library"), N_("Loans"), N_("Due soon"), N_("Overdue"), N_("Holds"),
+             N_("Ready"), N_("Balance")],
             [[r["card"], r["library"], r["loans"],
               output.styled(r["due_soon"], "yellow" if r["due_soon"] else None),
               output.styled(r["overdue"], "red" if r["overdue"] else None),
@@ -124,8 +126,11 @@ def calendar(cards, path, alarm_days, as_json):
 
         atomic_write(Path(path), data.decode("utf-8"))
         if not as_json:
-            output.info(f"Wrote {len(loans)} due dates and "
-                        f"{sum(1 for h in holds if h.status is HoldStatus.READY)} pickup deadlines to {path}")
+            ready = sum(1 for h in holds if h.status is HoldStatus.READY)
+            output.info(_("Wrote {due_dates} and {deadlines} to {path}").format(
+                due_dates=ngettext("{n} due date", "{n} due dates", len(loans)).format(n=len(loans)),
+                deadlines=ngettext("{n} pickup deadline", "{n} pickup deadlines", ready).format(n=ready),
+                path=path))
     if as_json:
         output.emit_json({"events": _events(data), "errors": errors, "path": path})
     elif not path:

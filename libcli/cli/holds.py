@@ -9,20 +9,23 @@ import click
 from libcli.cli import SuggestingGroup, common, output
 from libcli.cli.options import (card_option, complete_ids, json_option, library_option,
                                 single_card_option, yes_option)
-from libcli.demo import command
 from libcli.errors import UsageError
+from libcli.i18n import N_, _, ngettext
 from libcli.model import Hold, HoldStatus
 
 
 def hold_state(h: Hold) -> str:
     if h.status is HoldStatus.READY:
-        return f"ready, pick up by {output.day(h.pickup_by)}" if h.pickup_by else "ready for pickup"
+        return (_("ready, pick up by {date}").format(date=output.day(h.pickup_by)) if h.pickup_by
+                else _("ready for pickup"))
     if h.status is HoldStatus.IN_TRANSIT:
-        return "in transit"
+        return _("in transit")
+    if h.queue_position and h.queue_length:
+        return _("waiting, #{position} of {length} in queue").format(
+            position=h.queue_position, length=h.queue_length)
     if h.queue_position:
-        of = f" of {h.queue_length}" if h.queue_length else ""
-        return f"waiting, #{h.queue_position}{of} in queue"
-    return "waiting"
+        return _("waiting, #{position} in queue").format(position=h.queue_position)
+    return _("waiting")
 
 
 @click.command()
@@ -50,14 +53,14 @@ def holds(cards, ready, as_json):
         output.emit_json({"holds": [h.to_dict() for h in shown], "errors": errors})
     elif shown:
         output.table(
-            ["ID", "Card", "Title", "Status", "Pickup at", "Expires"],
+            [N_("ID"), N_("Card"), N_("Title"), N_("Status"), N_("Pickup at"), N_("Expires")],
             [[h.id, output.clean(h.card), output.clean(h.title),
               output.styled(hold_state(h), output.STATUS_COLOURS.get(h.status)),
               output.clean(h.pickup_location), output.day(h.expires)] for h in shown],
             drop=("Expires", "Card", "Pickup at"), squeeze=("Title", "Pickup at"),
         )
     elif not errors:
-        output.info("No holds ready for pickup." if ready else "No holds.")
+        output.info(_("No holds ready for pickup.") if ready else _("No holds."))
     common.finish(results)
 
 
@@ -91,7 +94,7 @@ def hold_pickups(record, card, as_json):
     if as_json:
         output.emit_json({"pickup_locations": [p.to_dict() for p in result.value]})
         return
-    output.table(["Code", "Name", "Default"],
+    output.table([N_("Code"), N_("Name"), N_("Default")],
                  [[output.clean(p.code), output.clean(p.name), "*" if p.default else ""]
                   for p in result.value], squeeze=("Name",))
 
@@ -124,20 +127,27 @@ def hold_place(record, card, pickup, accept_terms, as_json):
         if isinstance(result.error, NotSupported):
             raise result.error
         if isinstance(result.error, TermsNotAccepted) and not result.error.hint:
-            result.error.hint = ("The library's terms:\n  " + output.clean(result.error.terms)
-                                 + "\nTo accept them, run the command again with --accept-terms.")
+            result.error.hint = _("The library's terms:\n  {terms}\nTo accept them, run the "
+                                  "command again with --accept-terms.").format(
+                terms=output.clean(result.error.terms))
         common.card_failed(chosen, result.error)
     placed = result.value
     if as_json:
         output.emit_json(placed.to_dict())
     elif placed.placed:
-        what = f"{output.clean(placed.title)} ({record})" if placed.title else record
-        hold_id = f", ID {placed.hold_id}" if placed.hold_id else ""
-        where = f", for pickup at {output.clean(placed.pickup_location)}" if placed.pickup_location else ""
-        output.info(f"Hold placed on {what}{hold_id}{where}.")
+        output.info(_placed_text(placed, record))
     else:
-        output.info(f"The library did not place the hold: {output.clean(placed.message)}")
+        output.info(_("The library did not place the hold: {reason}").format(
+            reason=output.clean(placed.message)))
     click.get_current_context().exit(0 if placed.placed else 3)
+
+
+def _placed_text(placed, record: str) -> str:
+    what = f"{output.clean(placed.title)} ({record})" if placed.title else record
+    hold_id = _(", ID {id}").format(id=placed.hold_id) if placed.hold_id else ""
+    where = (_(", for pickup at {place}").format(place=output.clean(placed.pickup_location))
+             if placed.pickup_location else "")
+    return _("Hold placed on {what}{id}{where}.").format(what=what, id=hold_id, where=where)
 
 
 def _ask_pickup(locations) -> str:
@@ -148,14 +158,14 @@ def _ask_pickup(locations) -> str:
 
     names = "\n".join(f"  {p.code}: {p.name}" for p in locations)
     if not output.isatty_stdin():
-        raise UsageError("which pickup location? there is no terminal to ask; add --pickup LOCATION",
-                         hint=f"the library offers:\n{output.clean_multiline(names)}")
+        raise UsageError(_("which pickup location? there is no terminal to ask; add --pickup LOCATION"),
+                         hint=_("the library offers:") + "\n" + output.clean_multiline(names))
     for i, p in enumerate(locations, 1):
-        mark = "  (default)" if p.default else ""
+        mark = "  " + _("(default)") if p.default else ""
         click.echo(f"  {i:2d}. {output.clean(p.name)} ({output.clean(p.code)}){mark}", err=True)
     default = next((p.name for p in locations if p.default), None)
     while True:
-        answer = output.ask("Pickup location (number or name)", default=default).strip()
+        answer = output.ask(_("Pickup location (number or name)"), default=default).strip()
         if answer.isdigit() and 1 <= int(answer) <= len(locations):
             return locations[int(answer) - 1].code
         try:
@@ -188,10 +198,11 @@ def hold_cancel(ids, cards, yes, as_json):
     if as_json:
         output.emit_json({"results": [r.to_dict() for r in report.rows], "errors": errors})
     else:
-        output.table(["ID", "Card", "Title", "Result"],
+        output.table([N_("ID"), N_("Card"), N_("Title"), N_("Result")],
                      [[r.hold_id, r.card, output.clean(r.title),
-                       output.styled("cancelled", "green") if r.cancelled
-                       else output.styled(f"not cancelled: {output.clean(r.message)}", "red")]
+                       output.styled(_("cancelled"), "green") if r.cancelled
+                       else output.styled(_("not cancelled: {reason}").format(
+                           reason=output.clean(r.message)), "red")]
                       for r in report.rows],
                      drop=("Card",), squeeze=("Title",), wrap=("Result",))
     common.finish(report.results, partial=report.partial)
@@ -199,7 +210,8 @@ def hold_cancel(ids, cards, yes, as_json):
 
 def _confirm_cancel(holds: list[Hold]) -> bool:
     listed = "".join(f"\n  {h.id}  {output.clean(h.title)} ({output.clean(h.card)})" for h in holds)
-    if not output.confirm(f"Cancel {len(holds)} hold{'s' if len(holds) > 1 else ''}?{listed}\n"):
+    question = ngettext("Cancel {n} hold?", "Cancel {n} holds?", len(holds)).format(n=len(holds))
+    if not output.confirm(f"{question}{listed}\n"):
         raise click.exceptions.Abort()
     return True
 
@@ -221,7 +233,7 @@ def search(query, library, card, limit, as_json):
     chosen = _catalogue_card(card, library)
 
     def no_pin():
-        raise UsageError("searching needs no login")
+        raise UsageError(_("searching needs no login"))
 
     [result] = common.service([chosen], pin_source=lambda c: no_pin()).run(
         [chosen], lambda b: b.search(query, limit=limit))
@@ -231,9 +243,9 @@ def search(query, library, card, limit, as_json):
         output.emit_json({"results": [r.to_dict() for r in result.value]})
         return
     if not result.value:
-        output.info("No titles found.")
+        output.info(_("No titles found."))
         return
-    output.table(["Record", "Title", "Author", "Year", "Format"],
+    output.table([N_("Record"), N_("Title"), N_("Author"), N_("Year"), N_("Format")],
                  [[output.clean(r.record_id), output.clean(r.title),
                    output.clean(", ".join(r.authors)), output.clean(r.year),
                    output.clean(", ".join(r.formats))] for r in result.value],
@@ -254,7 +266,7 @@ def _catalogue_card(card: str | None, library: str | None):
     if library is None:
         default = store.default()
         if default is None:
-            raise UsageError(f"which library? add --library ID (see `{command('libraries')}`)")
+            raise UsageError(_("which library? add --library ID (see `libcli libraries`)"))
         library = default.library
     get_consortium(library)
     return next((c for c in store.cards() if c.library == library), None) \

@@ -6,6 +6,7 @@ import click
 
 from libcli.cli import output
 from libcli.cli.options import json_option
+from libcli.i18n import N_, _
 
 
 @click.command()
@@ -29,18 +30,19 @@ def libraries(as_json):
     for c in known:
         pay = c.policy.online_payment
         if pay is None:
-            online = "no (bank transfer)" if c.policy.bank_transfer else "no"
+            online = _("no (bank transfer)") if c.policy.bank_transfer else _("no")
         elif pay.minimum_cents is None:
-            online = "yes"
+            online = _("yes")
         else:
-            online = f"yes, from {Money(pay.minimum_cents)}"
+            online = _("yes, from {amount}").format(amount=Money(pay.minimum_cents))
         limit = c.policy.renewal_limit
         if c.source != "builtin":
-            online = "as the site states"  # no seed: the fines page says
+            online = _("as the site states")  # no seed: the fines page says
         notice = c.policy.due_soon_days
         rows.append([c.id, c.name, c.backend, c.url, limit if limit is not None else "-",
                      notice if notice is not None else "-", online])
-    output.table(["ID", "Name", "System", "Address", "Renewals", "Notice days", "Online payment"],
+    output.table([N_("ID"), N_("Name"), N_("System"), N_("Address"), N_("Renewals"),
+                  N_("Notice days"), N_("Online payment")],
                  rows, drop=("Address", "Notice days", "Renewals", "System"),
                  squeeze=("Name", "Online payment"))
 
@@ -63,18 +65,20 @@ def doctor(as_json):
         output.emit_json(report)
         return
     click.echo(f"libcli {__version__}")
-    click.echo(f"keyring:     {report['keyring']}")
-    click.echo(f"config file: {report['config_file']}")
-    click.echo(f"cache dir:   {report['cache_dir']}")
-    click.echo(f"data dir:    {report['data_dir']}")
+    fields = [(_("keyring:"), report["keyring"]), (_("config file:"), report["config_file"]),
+              (_("cache dir:"), report["cache_dir"]), (_("data dir:"), report["data_dir"])]
+    width = max(len(label) for label, _value in fields)
+    for label, value in fields:
+        click.echo(f"{label:<{width}} {value}")
     for problem in problems:
         output.warn(problem)
     if card_rows:
-        output.table(["Card", "Library", "PIN from", "PIN available"],
-                     [[r["name"], r["library"], r["pin_source"], "yes" if r["pin_available"] else "NO"]
+        output.table([N_("Card"), N_("Library"), N_("PIN from"), N_("PIN available")],
+                     [[r["name"], r["library"], r["pin_source"],
+                       _("yes") if r["pin_available"] else _("NO")]
                       for r in card_rows], wrap=("PIN from",))
     else:
-        click.echo("no cards yet")
+        click.echo(_("no cards yet"))
 
 
 def _doctor_report() -> dict:

@@ -6,7 +6,8 @@ import click
 
 from libcli.cli import output
 from libcli.cli.options import json_option
-from libcli.demo import command
+from libcli.demo import typed
+from libcli.i18n import N_, _
 
 
 @click.group()
@@ -62,9 +63,11 @@ def library_add(library_id, backend, url, name, login_target, date_order, langua
     if as_json:
         output.emit_json({"library": {"id": library_id, **entry}, "checked": not no_check})
         return
-    checked = "" if no_check else " (the site answered as a " + _system(backend) + " site)"
-    click.echo(f"Added library {library_id}{checked}. "
-               f"Add a card with: {command(f'card add NAME --library {library_id} --number CARD')}")
+    checked = "" if no_check else _(" (the site answered as a {system} site)").format(
+        system=_system(backend))
+    click.echo(_("Added library {id}{checked}. "
+                 "Add a card with: libcli card add NAME --library {id} --number CARD").format(
+        id=library_id, checked=checked))
 
 
 @library.command("list")
@@ -84,9 +87,9 @@ def library_list(as_json):
         output.emit_json({"libraries": [c.to_dict() for c in mine]})
         return
     if not mine:
-        click.echo(f"You have added no libraries ({command('library add --help')}).")
+        click.echo(typed(_("You have added no libraries (libcli library add --help).")))
         return
-    output.table(["ID", "Name", "System", "Address"],
+    output.table([N_("ID"), N_("Name"), N_("System"), N_("Address")],
                  [[c.id, c.name, _system(c.backend), c.url] for c in mine],
                  drop=("Address",), squeeze=("Name",))
 
@@ -106,10 +109,11 @@ def library_remove(library_id):
 
     users = [c.name for c in CardStore().cards() if c.library == library_id]
     if users:
-        raise UsageError(f"cards use the library {library_id}: {', '.join(users)}",
-                         hint=f"remove them first: {command('card remove NAME')}")
+        raise UsageError(_("cards use the library {id}: {cards}").format(
+            id=library_id, cards=", ".join(users)),
+                         hint=_("remove them first: libcli card remove NAME"))
     libraries.remove(library_id)
-    click.echo(f"Removed library {library_id}.")
+    click.echo(_("Removed library {id}.").format(id=library_id))
 
 
 @library.command("check")
@@ -136,10 +140,11 @@ def library_check(card_name, as_json):
     if as_json:
         output.emit_json(report)
     else:
-        click.echo(f"libcli {report['libcli']}, library {report['library']} "
-                   f"({_system(report['system'])}, {report['host']})")
-        marks = {True: "ok", False: "FAILED", None: "-"}
-        output.table(["Function", "Result", "Detail"],
+        click.echo(_("libcli {version}, library {id} ({system}, {host})").format(
+            version=report["libcli"], id=report["library"], system=_system(report["system"]),
+            host=report["host"]))
+        marks = {True: _("ok"), False: _("FAILED"), None: "-"}
+        output.table([N_("Function"), N_("Result"), N_("Detail")],
                      [[s["function"], marks[s["ok"]], s["detail"]] for s in report["checks"]],
                      wrap=("Detail",))
     raise SystemExit(checkup.exit_code(report))

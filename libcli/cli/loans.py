@@ -9,7 +9,7 @@ import click
 
 from libcli.cli import common, output
 from libcli.cli.options import card_option, complete_ids, json_option
-from libcli.demo import command
+from libcli.i18n import N_, _, ngettext, pgettext
 
 if TYPE_CHECKING:  # libcli.model is imported where used: completion loads this module
     from libcli.model import Loan
@@ -22,25 +22,31 @@ def loan_rows(loans: list[Loan], today: date) -> list[list]:
     for loan in loans:
         colour = output.STATUS_COLOURS.get(loan.status)
         limit = "?" if loan.renewals_limit is None else str(loan.renewals_limit)
-        note = "" if loan.renewable else (loan.not_renewable_reason or "cannot be renewed")
+        note = "" if loan.renewable else (loan.not_renewable_reason or _("cannot be renewed"))
         if loan.status is DueStatus.OVERDUE:
             # None: the library's rules (the seeds) state no daily rate (Helmet, TUNI).
-            fee = ("fee unknown" if loan.estimated_fee is None else "no late fee"
-                   if not loan.estimated_fee.cents else f"est. fee {loan.estimated_fee}")
+            fee = (_("fee unknown") if loan.estimated_fee is None
+                   else _("est. fee {amount}").format(amount=loan.estimated_fee)
+                   if loan.estimated_fee.cents else _("no late fee"))
             note = f"{fee}; {note}" if note else fee
         rows.append([
             loan.id, output.clean(loan.card), output.clean(loan.title), output.clean(loan.author),
             output.styled(f"{output.day(loan.due_date)} ({output.relative(loan.due_date, today)})",
                           colour),
-            output.styled(loan.status.value.replace("_", " "), colour,
-                          bold=loan.status is DueStatus.OVERDUE),
+            output.styled(status_word(loan.status), colour, bold=loan.status is DueStatus.OVERDUE),
             f"{'?' if loan.renewals_used is None else loan.renewals_used}/{limit}",
             output.clean(note),
         ])
     return rows
 
 
-LOAN_HEADERS = ["ID", "Card", "Title", "Author", "Due", "Status", "Renewed", "Note"]
+def status_word(status) -> str:
+    return {"ok": pgettext("loan status", "ok"), "due_soon": pgettext("loan status", "due soon"),
+            "overdue": pgettext("loan status", "overdue")}.get(status.value, status.value)
+
+
+LOAN_HEADERS = [N_("ID"), N_("Card"), N_("Title"), N_("Author"), N_("Due"), N_("Status"),
+                N_("Renewed"), N_("Note")]
 # On a narrow terminal: the due date says late or soon (and is coloured), so
 # the status goes before the card; the ID and the due date always stay.
 LOAN_FIT = {"drop": ("Note", "Renewed", "Author", "Status", "Card"),
@@ -103,7 +109,7 @@ def show_loans(selected, *, due_within=None, overdue=False, offline=False, as_js
     elif shown:
         output.table(LOAN_HEADERS, loan_rows(shown, today), **LOAN_FIT)
     elif not errors:
-        output.info("No loans." if due_within is None and not overdue else "No loans match.")
+        output.info(_("No loans.") if due_within is None and not overdue else _("No loans match."))
     common.finish(results)
 
 
@@ -112,11 +118,13 @@ def _say_saved(saved, today: date) -> None:
     for message in saved.warnings:
         output.warn(message)
     for name in saved.missing:
-        output.warn(f"card '{name}' has no saved loans yet; run `{command('loans')}` once online")
+        output.warn(_("card '{card}' has no saved loans yet; run `libcli loans` once online")
+                    .format(card=name))
     for name, day in saved.fetched.items():
         days = (today - day).days
-        age = "today" if days == 0 else "1 day ago" if days == 1 else f"{days} days ago"
-        output.info(f"Loans of card '{name}' as saved on {output.day(day)} ({age}).")
+        age = _("today") if days == 0 else ngettext("{n} day ago", "{n} days ago", days).format(n=days)
+        output.info(_("Loans of card '{card}' as saved on {date} ({age}).").format(
+            card=name, date=output.day(day), age=age))
 
 
 @click.command()
@@ -167,9 +175,10 @@ def render_plan(plan, today: date, as_json: bool, errors: list[dict]) -> None:
              "due_date": p.loan.due_date.isoformat(), "would_renew": p.would_renew,
              "reason": why} for p, why in plan]})
         return
-    output.table(["ID", "Card", "Title", "Due", "Would", "Why"],
+    output.table([N_("ID"), N_("Card"), N_("Title"), N_("Due"), N_("Would"), N_("Why")],
                  [[p.loan.id, p.loan.card, output.clean(p.loan.title), output.day(p.loan.due_date),
-                   "renew" if p.would_renew else "skip", output.clean(why)] for p, why in plan],
+                   _("renew") if p.would_renew else _("skip"), output.clean(why)]
+                  for p, why in plan],
                  drop=("Due", "Card"), squeeze=("Title",), wrap=("Why",))
 
 
@@ -178,10 +187,11 @@ def render_renewals(rows, as_json: bool, errors: list[dict]) -> None:
         output.emit_json({"results": [r.to_dict() for r in rows], "errors": errors})
         return
     output.table(
-        ["ID", "Card", "Title", "Result"],
+        [N_("ID"), N_("Card"), N_("Title"), N_("Result")],
         [[r.loan_id, r.card, output.clean(r.title),
-          output.styled(f"renewed, due {output.day(r.new_due_date)}", "green") if r.renewed
-          else output.styled(f"not renewed: {output.clean(r.message or 'no reason given')}", "red")]
+          output.styled(_("renewed, due {date}").format(date=output.day(r.new_due_date)), "green")
+          if r.renewed else output.styled(_("not renewed: {reason}").format(
+              reason=output.clean(r.message or _("no reason given"))), "red")]
          for r in rows],
         drop=("Card",), squeeze=("Title",), wrap=("Result",),
     )
@@ -189,10 +199,14 @@ def render_renewals(rows, as_json: bool, errors: list[dict]) -> None:
 
 def _why(loan: Loan, today: date) -> str:
     days = (loan.due_date - today).days
-    return f"due {output.relative(loan.due_date, today)}" if days >= 0 else f"overdue ({-days} days)"
+    if days >= 0:
+        return _("due {when}").format(when=output.relative(loan.due_date, today))
+    return ngettext("overdue ({n} day)", "overdue ({n} days)", -days).format(n=-days)
 
 
 def _nothing(due_within: int | None) -> str:
     if due_within is not None:
-        return f"Nothing to renew: no loans due within {due_within} days."
-    return "Nothing to renew."
+        return ngettext("Nothing to renew: no loans due within {n} day.",
+                        "Nothing to renew: no loans due within {n} days.", due_within).format(
+            n=due_within)
+    return _("Nothing to renew.")

@@ -8,8 +8,9 @@ import click
 
 from libcli.cli import common, output
 from libcli.cli.options import card_option, json_option, single_card_option
-from libcli.demo import command
+from libcli.demo import typed
 from libcli.errors import LibcliError, Refused
+from libcli.i18n import N_, _
 
 SPINNER = "|/-\\"
 
@@ -42,26 +43,33 @@ def _render_fees(rep) -> None:
     card, balance = rep.card, rep.balance
     click.echo(output.paint(f"{card.name} ({card.library}): {balance.total}", None, bold=True))
     if balance.items:
+        from libcli.policy import FEE_NAMES
+
         output.table(
-            ["Type", "Title", "Description", "Date", "Amount", "Online"],
-            [[f.fee_type.value.replace("_", " "), output.clean(f.title),
+            [N_("Type"), N_("Title"), N_("Description"), N_("Date"), N_("Amount"), N_("Online")],
+            [[_(FEE_NAMES.get(f.fee_type, f.fee_type.value)), output.clean(f.title),
               output.clean(f.description), output.day(f.created), str(f.amount),
-              "yes" if f.payable_online else "no"] for f in balance.items],
+              _("yes") if f.payable_online else _("no")] for f in balance.items],
             drop=("Description", "Date", "Type"), squeeze=("Title", "Description"),
         )
     least = str(rep.minimum) if rep.minimum else None
     # Not when the reason already names it ("below the online minimum 0.65 €").
-    minimum = f" (online minimum {least})" if least and least not in (rep.reason_text or "") else ""
+    minimum = (_(" (online minimum {amount})").format(amount=least)
+               if least and least not in (rep.reason_text or "") else "")
     if not balance.total.cents:
-        click.echo("  Nothing to pay.")
+        click.echo("  " + _("Nothing to pay."))
     elif rep.payable_online:
-        click.echo(output.paint(f"  Can be paid online now{minimum}: {command('pay --card ' + card.name)}", "green"))
+        click.echo(output.paint("  " + typed(_("Can be paid online now{minimum}: libcli pay --card "
+                                                 "{card}").format(minimum=minimum, card=card.name)),
+                                "green"))
     else:
-        click.echo(f"  Cannot be paid online: {output.clean(rep.reason_text)}{minimum}")
+        click.echo("  " + _("Cannot be paid online: {reason}{minimum}").format(
+            reason=output.clean(rep.reason_text), minimum=minimum))
         if rep.bank_transfer:
-            click.echo(f"  Bank-transfer details: {command('pay --card ' + card.name)}")
+            click.echo("  " + typed(_("Bank-transfer details: libcli pay --card {card}").format(
+                card=card.name)))
     for w in rep.warnings:
-        click.echo(output.paint(f"  Warning: {w}", "red"))
+        click.echo(output.paint("  " + _("Warning: {warning}").format(warning=w), "red"))
     click.echo()
 
 
@@ -118,21 +126,24 @@ def pay(card, yes, no_browser, no_wait, timeout, amount, resume, as_json):
     elif not done.confirmed:
         raise click.exceptions.Abort()
     elif done.registered:
-        output.info("Payment registered.", "green")
+        output.info(_("Payment registered."), "green")
     elif done.registered is None:
-        output.info(f"When you have paid, check with: {command('fees --card ' + chosen.name)}")
+        output.info(_("When you have paid, check with: libcli fees --card {card}").format(
+            card=chosen.name))
     else:
-        output.info(f"The payment is not registered yet. Check later with: "
-                    f"{command('fees --card ' + chosen.name)} (or finish it with: "
-                    f"{command('pay --resume --card ' + chosen.name)})")
+        output.info(_("The payment is not registered yet. Check later with: libcli fees --card "
+                      "{card} (or finish it with: libcli pay --card {card} --resume)").format(
+            card=chosen.name))
         click.get_current_context().exit(3)
 
 
 def _confirm(card_name: str):
     def ask(total) -> bool:
         if not output.isatty_stdin():
-            raise common.need_decision(f"paying {total} needs confirmation", "--yes")
-        return output.confirm(f"Pay the whole balance of {total} for card '{card_name}' online?")
+            raise common.need_decision(_("paying {total} needs confirmation").format(total=total),
+                                       "--yes")
+        return output.confirm(_("Pay the whole balance of {total} for card '{card}' online?").format(
+            total=total, card=card_name))
 
     return ask
 
@@ -143,19 +154,19 @@ def _show(started, url: str, as_json: bool, demo: bool) -> None:
     else:
         click.echo(url)
     if demo:
-        output.info("Demo library: paying at the simulated payment provider.")
+        output.info(_("Demo library: paying at the simulated payment provider."))
 
 
 def _browser(url: str) -> None:
     import webbrowser
 
     if not webbrowser.open(url):
-        output.info("Open the address above in a browser to pay.")
+        output.info(_("Open the address above in a browser to pay."))
 
 
 def _spinner(polls: int) -> None:
-    click.echo(f"\rWaiting for the payment to be registered {SPINNER[polls % 4]} "
-               "(Ctrl-C to stop waiting)", err=True, nl=False)
+    click.echo("\r" + _("Waiting for the payment to be registered {spinner} (Ctrl-C to stop "
+                        "waiting)").format(spinner=SPINNER[polls % 4]), err=True, nl=False)
 
 
 def _bank_transfer(done, as_json: bool) -> None:
@@ -180,5 +191,5 @@ def _cents(value: str | None) -> int | None:
 
     m = re.fullmatch(r"\s*(\d+)(?:[.,](\d{1,2}))?\s*(?:€|EUR)?\s*", value, re.I)
     if not m:
-        raise click.BadParameter(f"'{value}' is not an amount like 4.30")
+        raise click.BadParameter(_("'{value}' is not an amount like 4.30").format(value=value))
     return int(m[1]) * 100 + int((m[2] or "0").ljust(2, "0"))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from libcli.i18n import N_
+
 
 def _complete_cards(ctx, param, incomplete):
     from click.shell_completion import CompletionItem
@@ -70,9 +72,12 @@ def single_card_option(required: bool = True):
 
 def _json_wanted(ctx, param, value):
     if value:
+        from libcli import i18n
         from libcli.cli.output import JSON_WANTED
 
         ctx.meta[JSON_WANTED] = True
+        # A JSON document reads the same whatever the locale.
+        i18n.neutral()
     return value
 
 
@@ -81,7 +86,7 @@ def json_option(f):
                         help="Print one JSON document on stdout, nothing else.")(f)
 
 
-def yes_option(help: str = "Do not ask for confirmation (needed in scripts)."):
+def yes_option(help: str = N_("Do not ask for confirmation (needed in scripts).")):
     return click.option("--yes", "-y", is_flag=True, help=help)
 
 

@@ -15,15 +15,13 @@ import contextlib
 import json
 import os
 import sys
-from datetime import date
 from typing import Any, Iterable
 
 import click
 
 from libcli.errors import LibcliError
+from libcli.i18n import _, day, relative  # noqa: F401  (commands use output.day, output.relative)
 from libcli.text import clean, clean_multiline  # noqa: F401  (the one cleaner; commands use output.clean)
-
-WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 # Keyed by the statuses' values (DueStatus and HoldStatus are StrEnums, so
 # their members find these keys); libcli.model is not needed to load this.
@@ -61,23 +59,6 @@ def short(text: str | None, width: int = 42) -> str:
     return shorten(clean(text), width)
 
 
-def day(d: date | None) -> str:
-    return f"{WEEKDAYS[d.weekday()]} {d.isoformat()}" if d else ""
-
-
-def relative(d: date, today: date) -> str:
-    days = (d - today).days
-    if days == 0:
-        return "today"
-    if days == 1:
-        return "tomorrow"
-    if days > 1:
-        return f"in {days} days"
-    if days == -1:
-        return "1 day late"
-    return f"{-days} days late"
-
-
 class Styled:
     """A table cell coloured only once the table is fitted: shortening or
     wrapping a painted string would cut through its escape codes."""
@@ -112,14 +93,18 @@ def table(headers: list[str], rows: Iterable[list[Any]], *, drop: Iterable[str] 
     "…" (one line per row), a `wrap` cell wraps onto more lines (tabulate's
     maxcolwidths). Output that is not a terminal is never cut: a pipe or a
     file gets every character of every column.
+
+    Headers (and the names in drop, squeeze and wrap) are given in English,
+    marked with N_, and shown in the run's language.
     """
     from tabulate import tabulate
 
     rows = [list(r) for r in rows]
-    heads = [fit_encoding(h) for h in headers]
+    heads = [fit_encoding(_(h)) for h in headers]
+    drop = [fit_encoding(_(h)) for h in drop]
     texts = [[fit_encoding(c.text if isinstance(c, Styled) else "" if c is None else str(c)).strip()
               for c in row] for row in rows]
-    squeeze, wrap = set(squeeze), set(wrap)
+    squeeze, wrap = {fit_encoding(_(h)) for h in squeeze}, {fit_encoding(_(h)) for h in wrap}
     keep = list(range(len(heads)))
     limits: dict[int, int] = {}
     width = terminal_width()
@@ -350,18 +335,26 @@ def error_document(exc: LibcliError, card: str | None = None) -> dict[str, Any]:
 
 
 def info(message: str, colour: str | None = None) -> None:
-    click.echo(paint(clean_multiline(message), colour, err=True), err=True)
+    from libcli.demo import typed
+
+    click.echo(paint(clean_multiline(typed(message)), colour, err=True), err=True)
 
 
 def warn(message: str) -> None:
-    click.echo(paint(f"libcli: warning: {clean(message)}", "yellow", err=True), err=True)
+    from libcli.demo import typed
+
+    click.echo(paint(_("libcli: warning: {message}").format(message=clean(typed(message))), "yellow",
+                     err=True), err=True)
 
 
 def card_error(card_name: str, library: str, exc: LibcliError) -> None:
-    click.echo(paint(f"libcli: card '{card_name}' ({library}): {clean(exc.message)}", "red",
-                     err=True), err=True)
+    from libcli.demo import typed
+
+    click.echo(paint(_("libcli: card '{card}' ({library}): {message}").format(
+        card=card_name, library=library, message=clean(typed(exc.message))), "red", err=True),
+        err=True)
     if exc.hint:
-        click.echo(clean_multiline(exc.hint), err=True)
+        click.echo(clean_multiline(typed(exc.hint)), err=True)
 
 
 def error_json(exc: LibcliError) -> dict[str, Any]:
