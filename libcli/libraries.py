@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from libcli import storage
-from libcli.demo import command
 from libcli.errors import ConfigError, UnsafeAddress, UsageError
 
 BACKENDS = ("finna", "webpac", "primo")
@@ -51,7 +50,7 @@ def user_libraries() -> dict[str, Any]:
                                        source="user")
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"the library '{lid}' in {libraries_path()} is incomplete "
-                              f"({exc}); fix it or remove it with: {command('library remove ' + lid)}"
+                              f"({exc}); fix it or remove it with: libcli library remove {lid}"
                               ) from None
     return out
 
@@ -67,7 +66,7 @@ def entry_for(lid: str, *, backend: str, url: str, name: str | None = None,
         raise UsageError(f"'{lid}' is not a usable library id: use lower-case letters, digits, "
                          "'-' and '_' (at most 40)")
     if lid in consortia():
-        raise UsageError(f"there is already a library '{lid}' ({command('libraries')})")
+        raise UsageError(f"there is already a library '{lid}' (libcli libraries)")
     if backend not in BACKENDS:
         raise UsageError(f"unknown system '{backend}': one of {', '.join(BACKENDS)}")
     url = url.strip().rstrip("/")
@@ -103,7 +102,7 @@ def remove(lid: str) -> None:
     with storage.locked(path):
         libraries = _read()
         if lid not in libraries:
-            raise UsageError(f"no library '{lid}' was added by you ({command('library list')})")
+            raise UsageError(f"no library '{lid}' was added by you (libcli library list)")
         del libraries[lid]
         storage.write_json(path, {"version": FILE_VERSION, "libraries": libraries})
 

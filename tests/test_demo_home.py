@@ -96,3 +96,17 @@ def test_ids_stay_put_when_a_card_is_renamed():
     # And an ID from before the rename still renews.
     loan = next(l for l in before if l["renewable"])
     assert run("demo", "renew", loan["id"]).exit_code in (0, 3)
+
+
+def test_messages_name_the_demo_commands_only_inside_the_demo(isolated):
+    """Backends and the library code name commands plainly (they know nothing
+    of the demo); the printers make them what the user can type."""
+    from libcli.backends.shared import ANSWER_LOST
+    from libcli.demo import in_demo_home, typed
+
+    assert typed(ANSWER_LOST) == ANSWER_LOST
+    with in_demo_home():
+        shown = typed(ANSWER_LOST)
+        assert "(libcli demo loans, libcli demo holds)" in shown
+        assert typed("run libcli demo renew 3fa") == "run libcli demo renew 3fa"
+        assert typed("libcli: error") == "libcli: error"

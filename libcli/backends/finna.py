@@ -71,8 +71,7 @@ import httpx
 from libcli import http
 from libcli.backends import finna_pages as pages
 from libcli.backends.base import Backend
-from libcli.backends.shared import answer_lost, choose_pickup
-from libcli.demo import command
+from libcli.backends.shared import ANSWER_LOST, choose_pickup
 from libcli.errors import (
     LibcliError, LoginRefused, PageNotUnderstood, Refused, TermsNotAccepted, Unreachable,
     UnsafeAddress, UsageError,
@@ -453,7 +452,7 @@ class FinnaBackend(Backend):
             for i, _raw, _ in moved:
                 results[i] = self._result(requested[i], False, message=(
                     f"the renewal was sent but the loan could not be read again ({exc}); "
-                    f"{command('loans')} shows whether it was renewed"))
+                    f"libcli loans shows whether it was renewed"))
             return
         now = {r.key: r for r in raws}
         for i, raw, otherwise in moved:
@@ -520,7 +519,7 @@ class FinnaBackend(Backend):
             if isinstance(o, LibcliError):
                 for i, _raw in group:
                     results[i] = self._result(requested[i], False, message=(
-                        f"the outcome is not known ({o}); {command('loans')} shows whether it "
+                        f"the outcome is not known ({o}); libcli loans shows whether it "
                         "was renewed"))
         if moved:
             await self._look_for_moved(moved, requested, results)
@@ -543,7 +542,7 @@ class FinnaBackend(Backend):
             # The post may or may not have reached the library: read the
             # account again and report what it shows; never post again.
             _, tree = await self._account(url, pages.LOANS_PAGE, pages.is_loans_page)
-            self._read_back(tree, group, requested, results, answer_lost(), moved)
+            self._read_back(tree, group, requested, results, ANSWER_LOST, moved)
             return
         tree = self._tree(page, pages.LOANS_PAGE)
         if pages.is_login_page(tree):
@@ -669,7 +668,7 @@ class FinnaBackend(Backend):
                 if now is None:
                     results[i] = self._cancel_result(holds[i], True, "cancelled")
                 elif lost:
-                    results[i] = self._cancel_result(holds[i], False, answer_lost())
+                    results[i] = self._cancel_result(holds[i], False, ANSWER_LOST)
                 elif expired:
                     results[i] = self._cancel_result(
                         holds[i], False, "the session expired before the library "

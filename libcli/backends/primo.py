@@ -50,8 +50,7 @@ from urllib.parse import parse_qsl, urlsplit
 from libcli import http
 from libcli.backends import primo_json as pj
 from libcli.backends.base import Backend
-from libcli.backends.shared import answer_lost, choose_pickup
-from libcli.demo import command
+from libcli.backends.shared import ANSWER_LOST, choose_pickup
 from libcli.errors import (
     LibcliError, LoginRefused, NotSupported, PageNotUnderstood, Refused, Unreachable, UsageError,
 )
@@ -216,7 +215,7 @@ class PrimoBackend(Backend):
             # HTTP 401 is the refusal [S1 OPY l.178, OMOB]; no body was captured.
             self._refused = LoginRefused(
                 f"{self.consortium.name} refused the login for card {self.card.name}",
-                hint=f"check the card number and password ({command('card check')})")
+                hint="check the card number and password (libcli card check)")
             raise self._refused
         token = pj.token_from_login(self._doc(page, pj.LOGIN))
         if token is None:
@@ -320,12 +319,12 @@ class PrimoBackend(Backend):
                     or isinstance(outcome, LoginRefused):
                 raise outcome
             if isinstance(outcome, Unreachable):
-                unclear.append((i, answer_lost()))
+                unclear.append((i, ANSWER_LOST))
             elif isinstance(outcome, pj.Failed):
                 results[i] = self._renew_result(loans[i], False, message=outcome.text
                                                 or outcome.message)
             elif isinstance(outcome, LibcliError):
-                unclear.append((i, f"the outcome is not known ({outcome}); {command('loans')} shows "
+                unclear.append((i, f"the outcome is not known ({outcome}); libcli loans shows "
                                    "whether it was renewed"))
             elif outcome is None:
                 unclear.append((i, "the library gave no answer for this loan"))
@@ -356,7 +355,7 @@ class PrimoBackend(Backend):
             for i, _ in unclear:
                 results[i] = self._renew_result(loans[i], False, message=(
                     f"the renewal was sent but the loans could not be read again ({exc}); "
-                    f"{command('loans')} shows whether it was renewed"))
+                    f"libcli loans shows whether it was renewed"))
             return
         for i, why in unclear:
             after = now.get(loans[i].key)
@@ -415,9 +414,9 @@ class PrimoBackend(Backend):
                 still, why = None, f"the holds could not be read again ({exc})"
             for i in lost:
                 if still is None:
-                    results[i] = self._cancel_result(holds[i], False, f"{answer_lost()}; {why}")
+                    results[i] = self._cancel_result(holds[i], False, f"{ANSWER_LOST}; {why}")
                 elif holds[i].key in still:
-                    results[i] = self._cancel_result(holds[i], False, answer_lost())
+                    results[i] = self._cancel_result(holds[i], False, ANSWER_LOST)
                 else:
                     results[i] = self._cancel_result(holds[i], True)
         return [r for r in results if r is not None]
@@ -616,5 +615,5 @@ class PrimoBackend(Backend):
             return PlaceHoldResult(
                 record_id, placed,
                 "placed (the library's answer was lost; the hold is on the account)" if placed
-                else answer_lost(), name, self.card.name)
+                else ANSWER_LOST, name, self.card.name)
         return PlaceHoldResult(record_id, True, "placed", name, self.card.name)

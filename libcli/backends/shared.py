@@ -7,17 +7,16 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from libcli.demo import command
 from libcli.errors import UsageError
 from libcli.model import FeeType, PickupLocation
 
 
-def answer_lost() -> str:
-    """The library may still act on a post whose answer was lost, so the
-    advice is to look before trying again (a second renewal would use up
-    another one)."""
-    return ("the library's answer was lost and the account shows no change yet; "
-            f"look again ({command('loans')}, {command('holds')}) before you try again")
+# The library may still act on a post whose answer was lost, so the advice is
+# to look before trying again (a second renewal would use up another one).
+# Commands are named plainly: the printers make them `libcli demo …` in the
+# demo (libcli.demo.typed); a backend knows nothing of the demo or the CLI.
+ANSWER_LOST = ("the library's answer was lost and the account shows no change yet; "
+               "look again (libcli loans, libcli holds) before you try again")
 
 _GAP = "[ \u00a0\u202f\u2009]"
 _MONEY_RE = re.compile(

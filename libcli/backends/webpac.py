@@ -37,7 +37,6 @@ from urllib.parse import quote, urljoin
 from libcli import http
 from libcli.backends import webpac_pages as pages
 from libcli.backends.base import Backend
-from libcli.demo import command
 from libcli.errors import LoginRefused, NotSupported, PageNotUnderstood, Unreachable
 from libcli.model import (
     Balance, CancelResult, Fee, FeeType, Hold, HoldStatus, Loan, Material, Money,
@@ -236,7 +235,7 @@ class WebPACBackend(Backend):
             self._refused = LoginRefused(
                 f"{self.consortium.name} refused the login for card {self.card.name}"
                 + (f": {message}" if message else ""),
-                hint=f"check the card number and PIN ({command('card check')})",
+                hint="check the card number and PIN (libcli card check)",
             )
             raise self._refused
         raise PageNotUnderstood("login", "the patron record link after logging in")

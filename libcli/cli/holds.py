@@ -9,6 +9,7 @@ import click
 from libcli.cli import SuggestingGroup, common, output
 from libcli.cli.options import (card_option, complete_ids, json_option, library_option,
                                 single_card_option, yes_option)
+from libcli.demo import typed
 from libcli.errors import UsageError
 from libcli.i18n import N_, _, ngettext
 from libcli.model import Hold, HoldStatus
@@ -202,7 +203,7 @@ def hold_cancel(ids, cards, yes, as_json):
                      [[r.hold_id, r.card, output.clean(r.title),
                        output.styled(_("cancelled"), "green") if r.cancelled
                        else output.styled(_("not cancelled: {reason}").format(
-                           reason=output.clean(r.message)), "red")]
+                           reason=output.clean(typed(r.message))), "red")]
                       for r in report.rows],
                      drop=("Card",), squeeze=("Title",), wrap=("Result",))
     common.finish(report.results, partial=report.partial)

@@ -9,6 +9,7 @@ import click
 
 from libcli.cli import common, output
 from libcli.cli.options import card_option, complete_ids, json_option
+from libcli.demo import typed
 from libcli.i18n import N_, _, ngettext, pgettext
 
 if TYPE_CHECKING:  # libcli.model is imported where used: completion loads this module
@@ -191,7 +192,7 @@ def render_renewals(rows, as_json: bool, errors: list[dict]) -> None:
         [[r.loan_id, r.card, output.clean(r.title),
           output.styled(_("renewed, due {date}").format(date=output.day(r.new_due_date)), "green")
           if r.renewed else output.styled(_("not renewed: {reason}").format(
-              reason=output.clean(r.message or _("no reason given"))), "red")]
+              reason=output.clean(typed(r.message) or _("no reason given"))), "red")]
          for r in rows],
         drop=("Card",), squeeze=("Title",), wrap=("Result",),
     )
